@@ -1,0 +1,25 @@
+# wabus: WhatsApp on the bus.
+NATS_SERVER_VERSION := v2.12.4
+GOBIN ?= $(shell go env GOPATH)/bin
+NATS_SERVER := $(GOBIN)/nats-server
+
+.PHONY: test tools vet fmt-check bench
+
+## test: run every test against real Postgres and a pinned nats-server
+test: tools
+	go test -race -count=1 ./...
+
+## tools: install the pinned nats-server the tests start
+tools:
+	@$(NATS_SERVER) --version 2>/dev/null | grep -q '$(NATS_SERVER_VERSION)' || \
+		GOBIN=$(GOBIN) go install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
+
+vet:
+	go vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## bench: the benchmarks whose figures docs/BENCHMARKS.md quotes
+bench: tools
+	go test -run '^$$' -bench . -benchtime 20000x ./internal/outbox/

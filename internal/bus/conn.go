@@ -1,0 +1,146 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Connect opens a NATS connection that keeps reconnecting for ever, so a
+// restarted server is picked up without anyone asking. It returns at once
+// even when the server is down (the connection retries in the background);
+// it returns an error only for a malformed URL or an unreadable creds file.
+func Connect(url, creds, name string, logger *slog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("nats disconnected", slog.String("error", err.Error()))
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			logger.Info("nats reconnected", slog.String("server", c.ConnectedUrlRedacted()))
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			logger.Warn("nats async error", slog.String("subject", subject), slog.String("error", err.Error()))
+		}),
+	}
+	if creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect nats: %w", err)
+	}
+	return nc, nil
+}
+
+// Config says how the streams and buckets are provisioned.
+type Config struct {
+	// SendMaxAge is how long a job may wait in the send stream. Defaults to 24h.
+	SendMaxAge time.Duration
+	// Replicas is the stream replica count. Defaults to 1.
+	Replicas int
+}
+
+const dedupeWindow = 10 * time.Minute
+
+// Provision creates or updates the send, events and DLQ streams and the two
+// object-store buckets. Any process may call it at start-up, several at once:
+// it is idempotent. It retries until ctx ends while NATS is unreachable, and
+// returns the last error then.
+func Provision(ctx context.Context, js jetstream.JetStream, n Names, cfg Config) error {
+	cfg.SendMaxAge = cmpOr(cfg.SendMaxAge, 24*time.Hour)
+	cfg.Replicas = max(cfg.Replicas, 1)
+	delay := 100 * time.Millisecond
+	for {
+		err := provisionOnce(ctx, js, n, cfg)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("provision jetstream: %w", err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func provisionOnce(ctx context.Context, js jetstream.JetStream, n Names, cfg Config) error {
+	streams := []jetstream.StreamConfig{{
+		Name:        n.SendStream(),
+		Description: "wabus send jobs, one subject per tenant",
+		Subjects:    []string{n.prefix + ".send.*"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      cfg.SendMaxAge,
+		Duplicates:  dedupeWindow,
+		Replicas:    cfg.Replicas,
+	}, {
+		Name:        n.EventsStream(),
+		Description: "wabus events (CloudEvents)",
+		Subjects:    []string{n.prefix + ".events.*.*"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      7 * 24 * time.Hour,
+		Duplicates:  dedupeWindow,
+		Replicas:    cfg.Replicas,
+	}, {
+		Name:        n.DLQStream(),
+		Description: "wabus jobs that failed for good",
+		Subjects:    []string{n.prefix + ".dlq.*"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      30 * 24 * time.Hour,
+		Duplicates:  dedupeWindow,
+		Replicas:    cfg.Replicas,
+	}}
+	for _, sc := range streams {
+		if err := ensureStream(ctx, js, sc); err != nil {
+			return err
+		}
+	}
+	buckets := []jetstream.ObjectStoreConfig{
+		{Bucket: n.MediaBucket(), Description: "wabus outgoing media", TTL: 7 * 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
+		{Bucket: n.InboundMediaBucket(), Description: "wabus inbound media", TTL: 7 * 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
+	}
+	for _, bc := range buckets {
+		if _, err := js.CreateOrUpdateObjectStore(ctx, bc); err != nil {
+			return fmt.Errorf("ensure bucket %s: %w", bc.Bucket, err)
+		}
+	}
+	return nil
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
+	_, err := js.CreateOrUpdateStream(ctx, sc)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		// another process created it between our lookup and create
+		_, err = js.CreateOrUpdateStream(ctx, sc)
+	}
+	if err != nil {
+		return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+	}
+	return nil
+}

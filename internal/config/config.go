@@ -1,0 +1,241 @@
+// Package config reads wabus's environment variables (CONTRACT's table) into
+// a validated Config. It never reads the environment itself: the caller passes
+// a lookup function, normally os.LookupEnv from main.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole process configuration. Every field says its variable
+// and default.
+type Config struct {
+	// DatabaseURL is WA_DATABASE_URL. Defaults to
+	// postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable.
+	DatabaseURL string
+	// NATSURL is WA_NATS_URL. Defaults to nats://127.0.0.1:4222.
+	NATSURL string
+	// NATSCreds is WA_NATS_CREDS, a creds file path. Defaults to none.
+	NATSCreds string
+	// Driver is WA_DRIVER: "whatsmeow" or "sim". Defaults to "whatsmeow".
+	Driver string
+	// WorkerID is WA_WORKER_ID. Defaults to the host name.
+	WorkerID string
+	// AdminAddr is WA_ADMIN_ADDR. Defaults to ":8080".
+	AdminAddr string
+	// AdminToken is WA_ADMIN_TOKEN. No default; admin refuses to start without it.
+	AdminToken string `json:"-"`
+	// MetricsAddr is WA_METRICS_ADDR. Defaults to ":9090".
+	MetricsAddr string
+	// LogLevel is WA_LOG_LEVEL: debug, info, warn or error. Defaults to "info".
+	LogLevel string
+	// LogFormat is WA_LOG_FORMAT: json or text. Defaults to "json".
+	LogFormat string
+	// SubjectPrefix is WA_SUBJECT_PREFIX. Defaults to "wa".
+	SubjectPrefix string
+	// SendRate is WA_SEND_RATE, messages a minute per tenant, 0 = no limit. Defaults to 20.
+	SendRate float64
+	// SendBurst is WA_SEND_BURST. Defaults to 5.
+	SendBurst int
+	// SendMaxAge is WA_SEND_MAX_AGE. Defaults to 24h.
+	SendMaxAge time.Duration
+	// LeaseTTL is WA_LEASE_TTL. Defaults to 15s.
+	LeaseTTL time.Duration
+	// AdminMaxBody is WA_ADMIN_MAX_BODY in bytes. Defaults to 32 MiB.
+	AdminMaxBody int64
+}
+
+// Defaults as CONTRACT names them.
+const (
+	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	DefaultNATSURL     = "nats://127.0.0.1:4222"
+)
+
+// prefixPattern is what WA_SUBJECT_PREFIX may be: subject tokens that also
+// make valid stream and bucket names once dots become underscores or dashes.
+var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// Load reads every variable through lookup (os.LookupEnv in main) and
+// hostname (the default worker id). It returns a *Error listing every
+// variable that is malformed, so a person can fix them all at once.
+func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
+	r := reader{lookup: lookup}
+	c := Config{
+		DatabaseURL:   r.str("WA_DATABASE_URL", DefaultDatabaseURL),
+		NATSURL:       r.str("WA_NATS_URL", DefaultNATSURL),
+		NATSCreds:     r.str("WA_NATS_CREDS", ""),
+		Driver:        r.oneOf("WA_DRIVER", "whatsmeow", "whatsmeow", "sim"),
+		WorkerID:      r.str("WA_WORKER_ID", hostname),
+		AdminAddr:     r.str("WA_ADMIN_ADDR", ":8080"),
+		AdminToken:    r.str("WA_ADMIN_TOKEN", ""),
+		MetricsAddr:   r.str("WA_METRICS_ADDR", ":9090"),
+		LogLevel:      r.oneOf("WA_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat:     r.oneOf("WA_LOG_FORMAT", "json", "json", "text"),
+		SubjectPrefix: r.str("WA_SUBJECT_PREFIX", "wa"),
+		SendRate:      r.float("WA_SEND_RATE", 20),
+		SendBurst:     r.int("WA_SEND_BURST", 5),
+		SendMaxAge:    r.duration("WA_SEND_MAX_AGE", 24*time.Hour),
+		LeaseTTL:      r.duration("WA_LEASE_TTL", 15*time.Second),
+		AdminMaxBody:  r.size("WA_ADMIN_MAX_BODY", 32<<20),
+	}
+	r.check("WA_SUBJECT_PREFIX", prefixPattern.MatchString(c.SubjectPrefix),
+		"must be dot-separated tokens of letters, digits, '_' or '-'")
+	r.check("WA_WORKER_ID", workerIDPattern.MatchString(c.WorkerID),
+		"must be 1-64 letters, digits, '.', '_' or '-' (set it when the host name is not)")
+	r.check("WA_SEND_RATE", c.SendRate >= 0, "must not be negative")
+	r.check("WA_SEND_BURST", c.SendBurst >= 1, "must be at least 1")
+	r.check("WA_SEND_MAX_AGE", c.SendMaxAge >= time.Minute, "must be at least 1m")
+	r.check("WA_LEASE_TTL", c.LeaseTTL >= time.Second, "must be at least 1s")
+	r.check("WA_ADMIN_MAX_BODY", c.AdminMaxBody >= 1024, "must be at least 1KiB")
+	if len(r.errs) > 0 {
+		return Config{}, &Error{Problems: r.errs}
+	}
+	return c, nil
+}
+
+var workerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Error lists every problem Load found, one "VARIABLE: what is wrong" each.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "invalid configuration: " + strings.Join(e.Problems, "; ")
+}
+
+type reader struct {
+	lookup func(string) (string, bool)
+	errs   []string
+}
+
+func (r *reader) raw(name string) (string, bool) {
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+func (r *reader) fail(name, format string, args ...any) {
+	r.errs = append(r.errs, name+": "+fmt.Sprintf(format, args...))
+}
+
+func (r *reader) check(name string, ok bool, msg string) {
+	if !ok && !r.failed(name) {
+		r.fail(name, "%s", msg)
+	}
+}
+
+func (r *reader) failed(name string) bool {
+	for _, e := range r.errs {
+		if strings.HasPrefix(e, name+":") {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *reader) str(name, def string) string {
+	if v, ok := r.raw(name); ok {
+		return v
+	}
+	return def
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.fail(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	return def
+}
+
+func (r *reader) float(name string, def float64) float64 {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		r.fail(name, "%q is not a number", v)
+		return def
+	}
+	return f
+}
+
+func (r *reader) int(name string, def int) int {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(name, "%q is not a whole number", v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(name, "%q is not a duration such as 15s, 10m or 24h", v)
+		return def
+	}
+	return d
+}
+
+func (r *reader) size(name string, def int64) int64 {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	n, err := ParseSize(v)
+	if err != nil {
+		r.fail(name, "%v", err)
+		return def
+	}
+	return n
+}
+
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1000, "kb": 1000, "kib": 1 << 10,
+	"m": 1000 * 1000, "mb": 1000 * 1000, "mib": 1 << 20,
+	"g": 1000 * 1000 * 1000, "gb": 1000 * 1000 * 1000, "gib": 1 << 30,
+}
+
+var sizePattern = regexp.MustCompile(`^(\d+)\s*([A-Za-z]*)$`)
+
+// ParseSize reads a byte size such as 1048576, 512KiB, 32MiB or 1GB. It
+// returns an error naming the value when it is malformed or overflows.
+func ParseSize(s string) (int64, error) {
+	m := sizePattern.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a size such as 32MiB", s)
+	}
+	unit, ok := sizeUnits[strings.ToLower(m[2])]
+	if !ok {
+		return 0, fmt.Errorf("%q has an unknown unit (use B, KiB, MiB, GiB, KB, MB or GB)", s)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n > math.MaxInt64/unit {
+		return 0, errors.New(strconv.Quote(s) + " is too large")
+	}
+	return n * unit, nil
+}

@@ -1,0 +1,91 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/db"
+)
+
+// Stack is a migrated database plus a provisioned nats-server under a
+// private prefix: what most integration tests start from.
+type Stack struct {
+	DBURL string
+	Pool  *pgxpool.Pool
+	NATS  *NATSServer
+	JS    jetstream.JetStream
+	Names bus.Names
+}
+
+// NewStack creates the database, applies the migrations, starts a
+// nats-server and provisions the streams and buckets.
+func NewStack(t testing.TB) *Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := &Stack{DBURL: PostgresDB(t), NATS: NATS(t), Names: bus.NewNames(Prefix(t))}
+	s.Pool = Pool(t, s.DBURL)
+	if err := db.Migrate(ctx, s.Pool); err != nil {
+		t.Fatalf("testenv: migrate: %v", err)
+	}
+	s.JS = s.NATS.JetStream(t)
+	if err := bus.Provision(ctx, s.JS, s.Names, bus.Config{}); err != nil {
+		t.Fatalf("testenv: provision: %v", err)
+	}
+	return s
+}
+
+// StreamMsgs returns how many messages a stream holds.
+func StreamMsgs(t testing.TB, js jetstream.JetStream, stream string) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("testenv: stream %s: %v", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatalf("testenv: stream %s info: %v", stream, err)
+	}
+	return info.State.Msgs
+}
+
+// ReadStream returns every message of a stream whose subject matches
+// filter (a subject wildcard), in stream order, reading it with an
+// ephemeral ordered consumer.
+func ReadStream(t testing.TB, js jetstream.JetStream, stream, filter string) []jetstream.Msg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		t.Fatalf("testenv: ordered consumer on %s: %v", stream, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatalf("testenv: consumer info: %v", err)
+	}
+	want := info.NumPending
+	var out []jetstream.Msg
+	for uint64(len(out)) < want {
+		batch, err := cons.Fetch(int(min(want-uint64(len(out)), 1000)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatalf("testenv: fetch %s: %v", stream, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			out = append(out, m)
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("testenv: fetch %s: got %d of %d messages", stream, len(out), want)
+		}
+	}
+	return out
+}
