@@ -1,0 +1,201 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const adoptLeases = `UPDATE wabus_lease SET epoch = nextval('wabus_lease_epoch'), expires_at = now() + $2::interval
+WHERE owner = $1 RETURNING tenant, epoch`
+
+// adopt takes back, under new epochs, the leases a previous run of this
+// worker id left behind, so a restarted worker resumes its tenants at once
+// instead of waiting for them to expire.
+func (k *Keeper) adopt(ctx context.Context) {
+	rows, err := k.pool.Query(ctx, adoptLeases, k.cfg.WorkerID, k.cfg.TTL)
+	if err != nil {
+		k.log.WarnContext(ctx, "adopt leases failed", slog.String("error", err.Error()))
+		return
+	}
+	leases, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Lease])
+	if err != nil {
+		k.log.WarnContext(ctx, "adopt leases failed", slog.String("error", err.Error()))
+		return
+	}
+	for _, l := range leases {
+		k.grant(l)
+	}
+}
+
+const shareQuery = `SELECT
+	(SELECT count(*) FROM wabus_worker WHERE expires_at > now()),
+	(SELECT count(*) FROM wabus_tenant WHERE device_jid IS NOT NULL)`
+
+// rebalance acquires orphans up to this worker's fair share and releases
+// what it holds beyond it.
+func (k *Keeper) rebalance(ctx context.Context) error {
+	var workers, tenants int
+	if err := k.pool.QueryRow(ctx, shareQuery).Scan(&workers, &tenants); err != nil {
+		return fmt.Errorf("read share: %w", err)
+	}
+	target := int(math.Ceil(float64(tenants) / float64(max(workers, 1))))
+	held := k.Count()
+	switch {
+	case held < target:
+		return k.acquireOrphans(ctx, target-held)
+	case held > target:
+		k.releaseExcess(ctx, held-target)
+	}
+	return nil
+}
+
+const acquireOrphans = `WITH orphan AS (
+	SELECT t.id FROM wabus_tenant t LEFT JOIN wabus_lease l ON l.tenant = t.id
+	WHERE t.device_jid IS NOT NULL AND (l.tenant IS NULL OR l.expires_at < now())
+	ORDER BY md5(t.id || $1) LIMIT $3)
+INSERT INTO wabus_lease AS l (tenant, owner, expires_at)
+SELECT id, $1, now() + $2::interval FROM orphan
+ON CONFLICT (tenant) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+	epoch = nextval('wabus_lease_epoch')
+	WHERE l.expires_at < now()
+RETURNING l.tenant, l.epoch`
+
+func (k *Keeper) acquireOrphans(ctx context.Context, n int) error {
+	rows, err := k.pool.Query(ctx, acquireOrphans, k.cfg.WorkerID, k.cfg.TTL, n)
+	if err != nil {
+		return fmt.Errorf("acquire orphans: %w", err)
+	}
+	leases, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Lease])
+	if err != nil {
+		return fmt.Errorf("acquire orphans: %w", err)
+	}
+	for _, l := range leases {
+		k.log.InfoContext(ctx, "lease acquired", slog.String("tenant", l.Tenant), slog.Int64("epoch", l.Epoch))
+		k.grant(l)
+	}
+	return nil
+}
+
+func (k *Keeper) releaseExcess(ctx context.Context, n int) {
+	for _, t := range k.tenants()[:n] {
+		if err := k.Release(ctx, t); err != nil {
+			k.log.WarnContext(ctx, "lease release failed", slog.String("tenant", t), slog.String("error", err.Error()))
+		}
+	}
+}
+
+const acquireOne = `INSERT INTO wabus_lease AS l (tenant, owner, expires_at)
+SELECT id, $1, now() + $2::interval FROM wabus_tenant WHERE id = $3
+ON CONFLICT (tenant) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+	epoch = nextval('wabus_lease_epoch')
+	WHERE l.expires_at < now()
+RETURNING l.epoch`
+
+const leaseOwner = `SELECT l.owner, coalesce(w.ctl_subject, ''), l.expires_at > now()
+FROM wabus_lease l LEFT JOIN wabus_worker w ON w.id = l.owner WHERE l.tenant = $1`
+
+// Acquire takes tenant's lease on demand (a control request for a tenant
+// nobody owns, such as pairing), whatever the fair share, and starts its
+// session. It returns the lease this worker already holds, a *HeldError when
+// another live worker holds it, or ErrUnknownTenant.
+func (k *Keeper) Acquire(ctx context.Context, tenant string) (Lease, error) {
+	if l, ok := k.Held(tenant); ok {
+		return l, nil
+	}
+	var epoch int64
+	err := k.pool.QueryRow(ctx, acquireOne, k.cfg.WorkerID, k.cfg.TTL, tenant).Scan(&epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Lease{}, k.heldBy(ctx, tenant)
+	}
+	if err != nil {
+		return Lease{}, fmt.Errorf("acquire lease: %w", err)
+	}
+	l := Lease{Tenant: tenant, Epoch: epoch}
+	k.log.InfoContext(ctx, "lease acquired on demand", slog.String("tenant", tenant), slog.Int64("epoch", epoch))
+	k.grant(l)
+	return l, nil
+}
+
+// heldBy explains why Acquire found no row to take.
+func (k *Keeper) heldBy(ctx context.Context, tenant string) error {
+	var owner, subject string
+	var live bool
+	err := k.pool.QueryRow(ctx, leaseOwner, tenant).Scan(&owner, &subject, &live)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrUnknownTenant
+	}
+	if err != nil {
+		return fmt.Errorf("read lease owner: %w", err)
+	}
+	return &HeldError{Owner: owner, CtlSubject: subject}
+}
+
+// Owner returns the worker holding tenant's live lease and where it takes
+// forwarded control requests; ok is false when no live lease exists.
+func (k *Keeper) Owner(ctx context.Context, tenant string) (owner, ctlSubject string, ok bool, err error) {
+	var live bool
+	err = k.pool.QueryRow(ctx, leaseOwner, tenant).Scan(&owner, &ctlSubject, &live)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("read lease owner: %w", err)
+	}
+	return owner, ctlSubject, live, nil
+}
+
+const deleteLease = `DELETE FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3`
+
+// Release stops tenant's session and gives up its lease so that another
+// worker can take it at once. It is a no-op for a tenant not held here.
+func (k *Keeper) Release(ctx context.Context, tenant string) error {
+	k.mu.Lock()
+	epoch, ok := k.held[tenant]
+	delete(k.held, tenant)
+	k.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	k.owner.Stop(tenant)
+	if _, err := k.pool.Exec(ctx, deleteLease, tenant, k.cfg.WorkerID, epoch); err != nil {
+		return fmt.Errorf("release lease: %w", err)
+	}
+	k.metrics.released.Inc()
+	return nil
+}
+
+// Forget drops tenant's lease without stopping its session: for a session
+// that ended by itself (logged out, pairing over). It deletes the lease row.
+func (k *Keeper) Forget(ctx context.Context, tenant string) error {
+	k.mu.Lock()
+	epoch, ok := k.held[tenant]
+	delete(k.held, tenant)
+	k.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if _, err := k.pool.Exec(ctx, deleteLease, tenant, k.cfg.WorkerID, epoch); err != nil {
+		return fmt.Errorf("release lease: %w", err)
+	}
+	k.metrics.released.Inc()
+	return nil
+}
+
+const deleteWorker = `DELETE FROM wabus_worker WHERE id = $1`
+
+// shutdown stops every session, then releases the leases and the worker row.
+func (k *Keeper) shutdown(ctx context.Context) {
+	for _, t := range k.tenants() {
+		if err := k.Release(ctx, t); err != nil {
+			k.log.WarnContext(ctx, "lease release failed", slog.String("tenant", t), slog.String("error", err.Error()))
+		}
+	}
+	if _, err := k.pool.Exec(ctx, deleteWorker, k.cfg.WorkerID); err != nil {
+		k.log.WarnContext(ctx, "worker row not removed", slog.String("error", err.Error()))
+	}
+}

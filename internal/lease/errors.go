@@ -1,0 +1,17 @@
+package lease
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnknownTenant is returned by Acquire for a tenant that does not exist.
+var ErrUnknownTenant = errors.New("unknown tenant")
+
+// HeldError is returned by Acquire when another live worker holds the lease.
+type HeldError struct {
+	Owner      string
+	CtlSubject string
+}
+
+func (e *HeldError) Error() string { return fmt.Sprintf("lease held by worker %s", e.Owner) }

@@ -1,0 +1,189 @@
+package lease
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wabus/wabus/internal/testenv"
+)
+
+// recorder is an Owner that remembers which sessions run.
+type recorder struct {
+	mu      sync.Mutex
+	running map[string]int64
+	stops   int
+}
+
+func (r *recorder) Start(l Lease) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running[l.Tenant] = l.Epoch
+}
+
+func (r *recorder) Stop(tenant string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.running, tenant)
+	r.stops++
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func keeper(t *testing.T, s *testenv.Stack, id string, ttl time.Duration) (*Keeper, *recorder) {
+	t.Helper()
+	rec := &recorder{running: map[string]int64{}}
+	k, err := New(Config{WorkerID: id, CtlSubject: "x." + id, TTL: ttl}, s.Pool, rec, quiet, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, rec
+}
+
+func pairedTenants(t *testing.T, s *testenv.Stack, n int) {
+	t.Helper()
+	for i := range n {
+		_, err := s.Pool.Exec(context.Background(),
+			`INSERT INTO wabus_tenant (id, device_jid) VALUES ($1, $2)`, fmt.Sprintf("t%02d", i), fmt.Sprintf("%d:1@s.whatsapp.net", 100+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFairShareAndTakeover(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	pairedTenants(t, s, 30)
+	ctx := context.Background()
+	ttl := 2 * time.Second
+	ks := make([]*Keeper, 3)
+	recs := make([]*recorder, 3)
+	for i := range ks {
+		ks[i], recs[i] = keeper(t, s, fmt.Sprintf("w%d", i), ttl)
+		ks[i].heartbeat(ctx)
+	}
+	for range 3 { // a few rounds settle the shares
+		for _, k := range ks {
+			k.tick(ctx)
+		}
+	}
+	for i, r := range recs {
+		if r.count() != 10 {
+			t.Fatalf("worker %d runs %d tenants, want 10", i, r.count())
+		}
+	}
+	if n := testenv.QueryInt(t, s.Pool, "SELECT count(DISTINCT tenant) FROM wabus_lease"); n != 30 {
+		t.Fatalf("%d tenants leased, want 30", n)
+	}
+
+	// w2 dies without cleanup while the others keep ticking: its rows
+	// expire and the survivors take its tenants over.
+	testenv.Eventually(t, 3*ttl, "survivors take over w2's tenants", func() bool {
+		ks[0].tick(ctx)
+		ks[1].tick(ctx)
+		return recs[0].count()+recs[1].count() == 30
+	})
+	if got := recs[0].count() + recs[1].count(); got != 30 {
+		t.Fatalf("survivors run %d tenants, want 30", got)
+	}
+	if recs[0].count() != 15 {
+		t.Fatalf("w0 runs %d, want 15", recs[0].count())
+	}
+
+	// A new worker w3 gets a fair share as the others release theirs.
+	k3, rec3 := keeper(t, s, "w3", ttl)
+	k3.heartbeat(ctx)
+	ks[0].tick(ctx)
+	ks[1].tick(ctx)
+	k3.tick(ctx)
+	if rec3.count() != 10 || recs[0].count() != 10 || recs[1].count() != 10 {
+		t.Fatalf("after w3 joined: %d %d %d, want 10 each", recs[0].count(), recs[1].count(), rec3.count())
+	}
+}
+
+func TestFrozenWorkerLosesItsTenants(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	pairedTenants(t, s, 4)
+	ctx := context.Background()
+	ttl := time.Second
+	a, recA := keeper(t, s, "a", ttl)
+	a.tick(ctx)
+	if recA.count() != 4 {
+		t.Fatalf("a runs %d", recA.count())
+	}
+	l, _ := a.Held("t00")
+	// a is frozen: it stops renewing. Its own clock says stop acting
+	// before anyone else may take over.
+	testenv.Eventually(t, 3*ttl, "a's lease is no longer valid to act on", func() bool { return !a.Valid(l) })
+	testenv.Eventually(t, 3*ttl, "leases expire", func() bool {
+		return testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_lease WHERE expires_at > now()") == 0
+	})
+	b, recB := keeper(t, s, "b", ttl)
+	b.tick(ctx)
+	if recB.count() != 4 {
+		t.Fatalf("b runs %d, want 4", recB.count())
+	}
+	// a wakes up: its renewal finds newer epochs and stops its sessions.
+	a.tick(ctx)
+	if recA.count() != 0 {
+		t.Fatalf("a still runs %d tenants after waking up", recA.count())
+	}
+	// fenced writes by a's old epoch cannot succeed
+	if n := testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_lease WHERE tenant = 't00' AND owner = 'a' AND epoch = $1", l.Epoch); n != 0 {
+		t.Fatal("a's epoch still holds")
+	}
+}
+
+func TestAcquireOnDemandAndForward(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	ctx := context.Background()
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id) VALUES ('new')`); err != nil {
+		t.Fatal(err)
+	}
+	a, recA := keeper(t, s, "a", 5*time.Second)
+	b, _ := keeper(t, s, "b", 5*time.Second)
+	a.heartbeat(ctx)
+	if _, err := a.Acquire(ctx, "new"); err != nil {
+		t.Fatal(err)
+	}
+	if recA.count() != 1 {
+		t.Fatal("session not started on acquire")
+	}
+	_, err := b.Acquire(ctx, "new")
+	var held *HeldError
+	if !asHeld(err, &held) || held.Owner != "a" || held.CtlSubject != "x.a" {
+		t.Fatalf("b.Acquire = %v, want HeldError by a", err)
+	}
+	if _, err := b.Acquire(ctx, "nope"); err != ErrUnknownTenant {
+		t.Fatalf("unknown tenant: %v", err)
+	}
+	if err := a.Release(ctx, "new"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Acquire(ctx, "new"); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+}
+
+func asHeld(err error, target **HeldError) bool {
+	h, ok := err.(*HeldError)
+	if ok {
+		*target = h
+	}
+	return ok
+}
