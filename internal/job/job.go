@@ -1,0 +1,297 @@
+package job
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Content kinds, as returned by Job.Kind and used by CheckSize and MaxSize.
+const (
+	KindText     = "text"
+	KindDocument = "document"
+	KindImage    = "image"
+	KindAudio    = "audio"
+	KindVideo    = "video"
+	KindSticker  = "sticker"
+)
+
+// Field limits enforced by Validate.
+const (
+	// MaxIDLen is the longest job id and reply_to.
+	MaxIDLen = 128
+	// MaxTextLen is the most characters (runes) of text or caption, WhatsApp's
+	// own limit for a message.
+	MaxTextLen = 65536
+	// MaxNameLen is the longest object name and filename, in bytes.
+	MaxNameLen = 255
+)
+
+// Job is a send job, the JSON body of a message on wa.send.<tenant>.
+type Job struct {
+	// ID is the idempotency key: 1-128 characters of [A-Za-z0-9._:-].
+	ID string `json:"id"`
+	// To is the recipient as given: a phone or a JID (see Recipient).
+	To string `json:"to"`
+	// Text is the message, or the caption when there is a media object.
+	Text     string `json:"text,omitempty"`
+	Document *Media `json:"document,omitempty"`
+	Image    *Media `json:"image,omitempty"`
+	Audio    *Media `json:"audio,omitempty"`
+	Video    *Media `json:"video,omitempty"`
+	Sticker  *Media `json:"sticker,omitempty"`
+	// ReplyTo is the WhatsApp id of a message to quote, if any.
+	ReplyTo string `json:"reply_to,omitempty"`
+	// NotAfter is when the job expires instead of being sent late, if ever.
+	NotAfter *time.Time `json:"not_after,omitempty"`
+}
+
+// Media is the media object of a job: exactly one of Data (base64 or a data:
+// URL, see DecodeData) and Object (a name in the wa-media bucket).
+type Media struct {
+	Data     string `json:"data,omitempty"`
+	Object   string `json:"object,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	Mimetype string `json:"mimetype,omitempty"`
+	// PTT sends audio as a voice note. Decode clears it on other kinds.
+	PTT bool `json:"ptt,omitempty"`
+}
+
+// wire is the JSON shape Decode reads: not_after is a string so that a bad
+// time is reported as invalid_job with the job id.
+type wire struct {
+	ID       string `json:"id"`
+	To       string `json:"to"`
+	Text     string `json:"text"`
+	Document *Media `json:"document"`
+	Image    *Media `json:"image"`
+	Audio    *Media `json:"audio"`
+	Video    *Media `json:"video"`
+	Sticker  *Media `json:"sticker"`
+	ReplyTo  string `json:"reply_to"`
+	NotAfter string `json:"not_after"`
+}
+
+// Parse decodes and validates a job: Decode, then Validate. It returns the
+// job or an *Error with code invalid_job or invalid_recipient; the error's
+// JobID is empty when the job has no usable id.
+func Parse(data []byte) (*Job, error) {
+	j, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.Validate(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// Decode decodes a job without validating it, for a caller that fills in
+// fields (such as a missing id, see NewID) before calling Validate. It clears
+// PTT on media other than audio. It returns an *Error with code invalid_job
+// for input that is not a JSON object, a field of the wrong JSON type or a
+// not_after that is not RFC 3339.
+func Decode(data []byte) (*Job, error) {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, invalidJob("job is not a JSON object")
+	}
+	var w wire
+	if err := json.Unmarshal(data, &w); err != nil {
+		e := invalidJob("malformed JSON")
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			e = invalidJob("field %q has the wrong type %s", te.Field, te.Value)
+			e.JobID, e.To = usableID(w.ID), w.To
+		}
+		e.Err = err
+		return nil, e
+	}
+	j := &Job{
+		ID: w.ID, To: w.To, Text: w.Text, ReplyTo: w.ReplyTo,
+		Document: w.Document, Image: w.Image, Audio: w.Audio, Video: w.Video, Sticker: w.Sticker,
+	}
+	for _, m := range []*Media{j.Document, j.Image, j.Video, j.Sticker} {
+		if m != nil {
+			m.PTT = false
+		}
+	}
+	if w.NotAfter != "" {
+		t, err := time.Parse(time.RFC3339, w.NotAfter)
+		if err != nil {
+			e := j.fail(invalidJob("not_after is not an RFC 3339 time"))
+			e.Err = err
+			return nil, e
+		}
+		j.NotAfter = &t
+	}
+	return j, nil
+}
+
+// Validate checks the job against the contract's rules (see the package doc).
+// It returns an *Error with code invalid_job, or invalid_recipient for a "to"
+// that is neither a phone nor a JID.
+func (j *Job) Validate() error {
+	if !validID(j.ID) {
+		if j.ID == "" {
+			return j.fail(invalidJob("id is required"))
+		}
+		return j.fail(invalidJob("id must be 1-%d characters of [A-Za-z0-9._:-]", MaxIDLen))
+	}
+	if _, _, err := parseRecipient(j.To); err != nil {
+		return j.fail(err)
+	}
+	if err := j.validateContent(); err != nil {
+		return j.fail(err)
+	}
+	if j.ReplyTo != "" && !validID(j.ReplyTo) {
+		return j.fail(invalidJob("reply_to must be 1-%d characters of [A-Za-z0-9._:-]", MaxIDLen))
+	}
+	return nil
+}
+
+func (j *Job) validateContent() *Error {
+	if n := utf8.RuneCountInString(j.Text); n > MaxTextLen {
+		return invalidJob("text has %d characters, limit %d", n, MaxTextLen)
+	}
+	kind, m, n := j.media()
+	switch {
+	case n > 1:
+		return invalidJob("a job has at most one media object, got %d", n)
+	case n == 1:
+		return validateMedia(kind, m)
+	case !hasText(j.Text):
+		return invalidJob("a job needs text or a media object")
+	}
+	return nil
+}
+
+func validateMedia(kind string, m *Media) *Error {
+	switch {
+	case m.Data != "" && m.Object != "":
+		return invalidJob("%s has both data and object", kind)
+	case m.Data == "" && m.Object == "":
+		return invalidJob("%s needs data or object", kind)
+	case m.Object != "" && !validName(m.Object):
+		return invalidJob("%s object must be 1-%d bytes without control characters", kind, MaxNameLen)
+	case m.Filename != "" && !validName(m.Filename):
+		return invalidJob("%s filename must be at most %d bytes without control characters", kind, MaxNameLen)
+	}
+	return nil
+}
+
+// Kind returns the content kind: the media object's kind (document, image,
+// audio, video or sticker) or "text" when there is none.
+func (j *Job) Kind() string {
+	kind, _, _ := j.media()
+	return kind
+}
+
+// Media returns the job's media object, or nil for a text job.
+func (j *Job) Media() *Media {
+	_, m, _ := j.media()
+	return m
+}
+
+// media returns the kind and object of the first media object and how many
+// there are.
+func (j *Job) media() (kind string, m *Media, n int) {
+	all := [...]struct {
+		kind string
+		m    *Media
+	}{
+		{KindDocument, j.Document}, {KindImage, j.Image}, {KindAudio, j.Audio},
+		{KindVideo, j.Video}, {KindSticker, j.Sticker},
+	}
+	kind = KindText
+	for _, c := range all {
+		if c.m == nil {
+			continue
+		}
+		if n == 0 {
+			kind, m = c.kind, c.m
+		}
+		n++
+	}
+	return kind, m, n
+}
+
+// Expired reports whether now is past the job's NotAfter. A job without
+// NotAfter never expires.
+func (j *Job) Expired(now time.Time) bool {
+	return j.NotAfter != nil && now.After(*j.NotAfter)
+}
+
+// Marshal validates the job and encodes it as JSON, the body to publish on
+// wa.send.<tenant>. It returns Validate's *Error for an invalid job, so what
+// it encodes always passes Parse.
+func (j *Job) Marshal() ([]byte, error) {
+	if err := j.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		e := j.fail(invalidJob("encode job"))
+		e.Err = err
+		return nil, e
+	}
+	return b, nil
+}
+
+// fail fills e's JobID (when the id is usable) and To from j.
+func (j *Job) fail(e *Error) *Error {
+	e.JobID, e.To = usableID(j.ID), j.To
+	return e
+}
+
+// usableID returns id if it is a valid job id, "" otherwise.
+func usableID(id string) string {
+	if validID(id) {
+		return id
+	}
+	return ""
+}
+
+// validID reports whether s is 1-MaxIDLen characters of [A-Za-z0-9._:-].
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isAlnum(c) && c != '.' && c != '_' && c != ':' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// validName reports whether s is 1-MaxNameLen bytes of valid UTF-8 without
+// control characters.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > MaxNameLen || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasText reports whether s has a character other than white space.
+func hasText(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) {
+			return true
+		}
+	}
+	return false
+}
