@@ -156,12 +156,16 @@ const deleteLease = `DELETE FROM wabus_lease WHERE tenant = $1 AND owner = $2 AN
 func (k *Keeper) Release(ctx context.Context, tenant string) error {
 	k.mu.Lock()
 	epoch, ok := k.held[tenant]
-	delete(k.held, tenant)
 	k.mu.Unlock()
 	if !ok {
 		return nil
 	}
-	k.owner.Stop(tenant)
+	k.owner.Stop(tenant) // still held: the session may record its last state
+	k.mu.Lock()
+	if k.held[tenant] == epoch {
+		delete(k.held, tenant)
+	}
+	k.mu.Unlock()
 	if _, err := k.pool.Exec(ctx, deleteLease, tenant, k.cfg.WorkerID, epoch); err != nil {
 		return fmt.Errorf("release lease: %w", err)
 	}

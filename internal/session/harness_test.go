@@ -1,0 +1,223 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/db"
+	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/testenv"
+)
+
+func testLogger() *slog.Logger {
+	if os.Getenv("WABUS_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// testWorker is a worker in this process: manager, sim driver and relay.
+type testWorker struct {
+	m    *Manager
+	reg  *prometheus.Registry
+	stop func()
+}
+
+func migrate(t testing.TB, s *testenv.Stack) {
+	t.Helper()
+	store := OpenStore(s.Pool, testLogger())
+	if err := db.Migrate(context.Background(), s.Pool, UpgradeStore(store)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts ...func(*sim.Config)) *testWorker {
+	t.Helper()
+	log := testLogger().With("worker", id)
+	nc := s.NATS.Conn(t)
+	js := s.NATS.JetStream(t)
+	reg := prometheus.NewRegistry()
+	simCfg := sim.Config{WorkerID: id, Names: s.Names}
+	for _, o := range simOpts {
+		o(&simCfg)
+	}
+	driver, err := sim.New(simCfg, s.Pool, nc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.WorkerID = id
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 3 * time.Second
+	}
+	cfg.ReconnectMin = cmpDur(cfg.ReconnectMin, 50*time.Millisecond)
+	cfg.ReconnectMax = cmpDur(cfg.ReconnectMax, time.Second)
+	m, err := New(cfg, Deps{Pool: s.Pool, Store: OpenStore(s.Pool, log), Driver: driver, NATS: nc, JS: js, Names: s.Names, Logger: log, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(outbox.RelayConfig{}, s.Pool, js, log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { relay.Run(ctx) })
+	mctx, mcancel := context.WithCancel(context.Background())
+	wg.Go(func() {
+		if err := m.Run(mctx); err != nil {
+			t.Errorf("manager %s: %v", id, err)
+		}
+	})
+	var once sync.Once
+	w := &testWorker{m: m, reg: reg}
+	w.stop = func() {
+		once.Do(func() {
+			mcancel()
+			// let the relay publish the last state changes
+			testenv.Eventually(t, 10*time.Second, "outbox drained", func() bool {
+				return testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_outbox") == 0
+			})
+			cancel()
+			wg.Wait()
+			driver.Close()
+		})
+	}
+	t.Cleanup(w.stop)
+	testenv.Eventually(t, 10*time.Second, "worker "+id+" registered", func() bool {
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_worker WHERE id = $1`, id) == 1
+	})
+	return w
+}
+
+func cmpDur(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func createTenant(t testing.TB, s *testenv.Stack, id string) {
+	t.Helper()
+	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO wabus_tenant (id) VALUES ($1)`, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// request sends a control or simulator request and decodes the reply.
+func ask(t testing.TB, nc *nats.Conn, subject string, body any) ctl.Reply {
+	t.Helper()
+	var data []byte
+	if body != nil {
+		data, _ = json.Marshal(body)
+	}
+	msg, err := nc.Request(subject, data, 5*time.Second)
+	if err != nil {
+		t.Fatalf("request %s: %v", subject, err)
+	}
+	var rep ctl.Reply
+	if err := json.Unmarshal(msg.Data, &rep); err != nil {
+		t.Fatalf("reply to %s: %q: %v", subject, msg.Data, err)
+	}
+	return rep
+}
+
+// pair pairs tenant through the simulator: pair, then scan.
+func pair(t testing.TB, s *testenv.Stack, nc *nats.Conn, tenant string) string {
+	t.Helper()
+	rep := ask(t, nc, s.Names.Ctl(tenant, ctl.OpPair), nil)
+	if rep.Error != "" || rep.QR == "" || rep.State != StatePairing {
+		t.Fatalf("pair reply %+v, want a QR code while pairing", rep)
+	}
+	if rep := ask(t, nc, s.Names.Sim(tenant, "scan"), nil); rep.Error != "" {
+		t.Fatalf("scan: %+v", rep)
+	}
+	waitState(t, s, tenant, StateConnected)
+	return deviceOf(t, s, tenant)
+}
+
+func state(t testing.TB, s *testenv.Stack, tenant string) string {
+	t.Helper()
+	var st string
+	if err := s.Pool.QueryRow(context.Background(), `SELECT state FROM wabus_tenant WHERE id = $1`, tenant).Scan(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func waitState(t testing.TB, s *testenv.Stack, tenant, want string) {
+	t.Helper()
+	testenv.Eventually(t, 15*time.Second, tenant+" reaches "+want, func() bool { return state(t, s, tenant) == want })
+}
+
+func deviceOf(t testing.TB, s *testenv.Stack, tenant string) string {
+	t.Helper()
+	var jid *string
+	if err := s.Pool.QueryRow(context.Background(), `SELECT device_jid FROM wabus_tenant WHERE id = $1`, tenant).Scan(&jid); err != nil {
+		t.Fatal(err)
+	}
+	if jid == nil {
+		return ""
+	}
+	return *jid
+}
+
+// connWatch records the simulator's connection notices and fails the test
+// if a tenant ever has two live connections.
+type connWatch struct {
+	t     testing.TB
+	mu    sync.Mutex
+	live  map[string]string // tenant → worker
+	conns map[string]int    // tenant → connections seen
+}
+
+func watchConns(t testing.TB, s *testenv.Stack, nc *nats.Conn) *connWatch {
+	w := &connWatch{t: t, live: map[string]string{}, conns: map[string]int{}}
+	sub, err := nc.Subscribe(s.Names.Sim("*", "*"), func(msg *nats.Msg) {
+		tenant, op := tenantOp(msg.Subject)
+		var body struct{ Worker string }
+		json.Unmarshal(msg.Data, &body)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		switch op {
+		case "connected":
+			if other, ok := w.live[tenant]; ok {
+				t.Errorf("tenant %s connected on %s while still live on %s", tenant, body.Worker, other)
+			}
+			w.live[tenant] = body.Worker
+			w.conns[tenant]++
+		case "disconnected":
+			if w.live[tenant] == body.Worker {
+				delete(w.live, tenant)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
+	nc.Flush()
+	return w
+}
+
+func (w *connWatch) connections(tenant string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.conns[tenant]
+}
+
+func (w *connWatch) liveOn(tenant string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.live[tenant]
+}

@@ -1,0 +1,215 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mau.fi/whatsmeow/store/sqlstore"
+
+	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/lease"
+	"github.com/wabus/wabus/internal/session/wa"
+)
+
+// Config configures a Manager.
+type Config struct {
+	// WorkerID names this worker. Required.
+	WorkerID string
+	// LeaseTTL is how long a dead worker's tenants stay orphaned at most.
+	// Defaults to 15s.
+	LeaseTTL time.Duration
+	// RestoreConcurrency bounds how many sessions connect at once.
+	// Defaults to 64.
+	RestoreConcurrency int
+	// ReconnectMin is the first reconnect delay. Defaults to 1s.
+	ReconnectMin time.Duration
+	// ReconnectMax caps the reconnect delay. Defaults to 60s.
+	ReconnectMax time.Duration
+	// IdleTimeout is how long a tenant without a device is held waiting for
+	// a pairing request before its lease is let go. Defaults to 10s.
+	IdleTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 15 * time.Second
+	}
+	if c.RestoreConcurrency <= 0 {
+		c.RestoreConcurrency = 64
+	}
+	if c.ReconnectMin <= 0 {
+		c.ReconnectMin = time.Second
+	}
+	if c.ReconnectMax <= 0 {
+		c.ReconnectMax = 60 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 10 * time.Second
+	}
+	return c
+}
+
+// Deps are the Manager's collaborators.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Store    *sqlstore.Container
+	Driver   wa.Driver
+	NATS     *nats.Conn
+	JS       jetstream.JetStream
+	Names    bus.Names
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+}
+
+// Listener is told when this worker starts and stops serving a tenant, so
+// that the send pipeline can bind and release the tenant's consumer.
+type Listener interface {
+	// Connected is called each time tenant's session logs in.
+	Connected(tenant string, s *Session)
+	// Disconnected is called when tenant's session stops being usable.
+	Disconnected(tenant string)
+}
+
+// Manager runs the sessions of the tenants this worker owns.
+type Manager struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	metrics *metrics
+	keeper  *lease.Keeper
+	connect chan struct{} // semaphore bounding concurrent connects
+
+	runCtx context.Context // set by Run; sessions derive from it
+
+	mu        sync.Mutex
+	sessions  map[string]*Session
+	listeners []Listener
+	wg        sync.WaitGroup
+
+	// testHookInbound, when set, runs before an inbound message is stored.
+	testHookInbound func(tenant string)
+}
+
+// New builds a Manager. It returns an error when required dependencies are
+// missing or metrics cannot be registered.
+func New(cfg Config, deps Deps) (*Manager, error) {
+	if cfg.WorkerID == "" || deps.Pool == nil || deps.Store == nil || deps.Driver == nil || deps.NATS == nil || deps.JS == nil {
+		return nil, errors.New("session: worker id, pool, store, driver, nats and jetstream are required")
+	}
+	cfg = cfg.withDefaults()
+	m := &Manager{
+		cfg: cfg, deps: deps,
+		log:      deps.Logger.With(slog.String("component", "session")),
+		sessions: map[string]*Session{},
+		connect:  make(chan struct{}, cfg.RestoreConcurrency),
+	}
+	var err error
+	if m.metrics, err = newMetrics(deps.Registry, m); err != nil {
+		return nil, err
+	}
+	m.keeper, err = lease.New(lease.Config{
+		WorkerID:   cfg.WorkerID,
+		CtlSubject: deps.Names.Worker(cfg.WorkerID),
+		TTL:        cfg.LeaseTTL,
+	}, deps.Pool, m, deps.Logger, deps.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// AddListener registers l; call it before Run.
+func (m *Manager) AddListener(l Listener) { m.listeners = append(m.listeners, l) }
+
+// Run serves control requests and runs the lease keeper, and through it the
+// sessions, until ctx ends. Then every session is disconnected, its state
+// written and its lease released, and Run returns nil. It returns an error
+// when the control subscriptions cannot be made.
+func (m *Manager) Run(ctx context.Context) error {
+	m.runCtx = ctx
+	subs, err := m.subscribe()
+	if err != nil {
+		return err
+	}
+	err = m.keeper.Run(ctx) // returns after releasing every lease
+	for _, s := range subs {
+		_ = s.Drain()
+	}
+	m.wg.Wait()
+	return err
+}
+
+// Start implements lease.Owner: it starts tenant's session under l.
+func (m *Manager) Start(l lease.Lease) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old := m.sessions[l.Tenant]; old != nil {
+		old.stop()
+	}
+	s := newSession(m, l)
+	m.sessions[l.Tenant] = s
+	m.wg.Go(func() { s.run(s.ctx) })
+}
+
+// Stop implements lease.Owner: it stops tenant's session and waits for it.
+func (m *Manager) Stop(tenant string) {
+	m.mu.Lock()
+	s := m.sessions[tenant]
+	delete(m.sessions, tenant)
+	m.mu.Unlock()
+	if s != nil {
+		s.stop()
+	}
+}
+
+// session returns the running session of tenant, or nil.
+func (m *Manager) session(tenant string) *Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sessions[tenant]
+}
+
+// Session returns tenant's running session on this worker, or nil.
+func (m *Manager) Session(tenant string) *Session { return m.session(tenant) }
+
+// ended removes s once its run loop finished by itself (logged out,
+// unpaired) and lets its lease go.
+func (m *Manager) ended(s *Session) {
+	m.mu.Lock()
+	if m.sessions[s.tenant] == s {
+		delete(m.sessions, s.tenant)
+	}
+	m.mu.Unlock()
+	if err := m.keeper.Forget(context.WithoutCancel(s.ctx), s.tenant); err != nil {
+		m.log.Warn("lease release failed", slog.String("tenant", s.tenant), slog.String("error", err.Error()))
+	}
+}
+
+// states counts sessions by state, for the metrics.
+func (m *Manager) states() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]int{}
+	for _, s := range m.sessions {
+		out[s.State()]++
+	}
+	return out
+}
+
+// acquireSlot bounds concurrent connects; it returns a release func.
+func (m *Manager) acquireSlot(ctx context.Context) (func(), error) {
+	select {
+	case m.connect <- struct{}{}:
+		return func() { <-m.connect }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for connect slot: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,66 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	transitions *prometheus.CounterVec
+	reconnects  prometheus.Counter
+	logouts     prometheus.Counter
+	panics      prometheus.Counter
+	inbound     *prometheus.CounterVec
+	ctl         *prometheus.CounterVec
+}
+
+var allStates = []string{StateUnpaired, StatePairing, StateConnecting, StateConnected, StateDisconnected, StateBanned, StateLoggedOut}
+
+func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
+	x := &metrics{
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabus_session_transitions_total", Help: "Session state changes, by the state entered.",
+		}, []string{"state"}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wabus_session_reconnects_total", Help: "Reconnect attempts after a session dropped.",
+		}),
+		logouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wabus_session_logouts_total", Help: "Devices WhatsApp logged out (401, device removed).",
+		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wabus_panics_recovered_total", Help: "Panics recovered in session handlers; the process lived on.",
+		}),
+		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabus_inbound_events_total", Help: "Inbound events made durable, by kind (message, receipt).",
+		}, []string{"kind"}),
+		ctl: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabus_ctl_requests_total", Help: "Control requests handled, by operation and outcome code (ok or an error code).",
+		}, []string{"op", "code"}),
+	}
+	sessions := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "wabus_sessions", Help: "Sessions run by this worker.",
+	}, func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.sessions)) })
+	byState := &stateCollector{m: m, desc: prometheus.NewDesc("wabus_sessions_by_state", "Sessions run by this worker, by state.", []string{"state"}, nil)}
+	for _, c := range []prometheus.Collector{x.transitions, x.reconnects, x.logouts, x.panics, x.inbound, x.ctl, sessions, byState} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register session metrics: %w", err)
+		}
+	}
+	return x, nil
+}
+
+// stateCollector reports the sessions by state at scrape time.
+type stateCollector struct {
+	m    *Manager
+	desc *prometheus.Desc
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := c.m.states()
+	for _, s := range allStates {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), s)
+	}
+}

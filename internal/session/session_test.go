@@ -1,0 +1,201 @@
+package session
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/testenv"
+)
+
+// sessionEvents returns the session events of tenant on the bus, in order.
+func sessionEvents(t testing.TB, s *testenv.Stack, tenant string) []event.Session {
+	t.Helper()
+	var out []event.Session
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, bus.KindSession)) {
+		var ev event.Event
+		var d event.Session
+		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
+			t.Fatalf("bad session event %s", m.Data())
+		}
+		if ev.Type != event.TypeSession || ev.Source != "wa/"+tenant || ev.SpecVersion != "1.0" {
+			t.Fatalf("session event envelope %+v", ev)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func hasState(evs []event.Session, state string) bool {
+	for _, e := range evs {
+		if e.State == state {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPairedTenantIsRestoredAfterRestartWithoutRepairing(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	watch := watchConns(t, s, nc)
+	createTenant(t, s, "acme")
+	w := startWorker(t, s, "w1", Config{})
+	jid := pair(t, s, nc, "acme")
+	if jid == "" {
+		t.Fatal("no device recorded after pairing")
+	}
+	w.stop()
+	if st := state(t, s, "acme"); st != StateDisconnected {
+		t.Fatalf("state after a clean stop = %s, want disconnected", st)
+	}
+
+	startWorker(t, s, "w1", Config{})
+	waitState(t, s, "acme", StateConnected)
+	if got := deviceOf(t, s, "acme"); got != jid {
+		t.Fatalf("device after restart = %s, want the paired %s (no re-pairing)", got, jid)
+	}
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device`); n != 1 {
+		t.Fatalf("%d devices stored, want 1", n)
+	}
+	testenv.Eventually(t, 5*time.Second, "second connection seen", func() bool { return watch.connections("acme") == 2 })
+	testenv.Eventually(t, 10*time.Second, "session events published", func() bool {
+		evs := sessionEvents(t, s, "acme")
+		return len(evs) >= 5 && evs[len(evs)-1].State == StateConnected
+	})
+	evs := sessionEvents(t, s, "acme")
+	if !hasState(evs, StatePairing) || !hasState(evs, StateDisconnected) || evs[len(evs)-1].Worker != "w1" || evs[len(evs)-1].JID != jid {
+		t.Fatalf("session events %+v", evs)
+	}
+}
+
+func TestSimLogoutDeletesCredentialsAndStops(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	watch := watchConns(t, s, nc)
+	createTenant(t, s, "acme")
+	w := startWorker(t, s, "w1", Config{})
+	jid := pair(t, s, nc, "acme")
+
+	if rep := ask(t, nc, s.Names.Sim("acme", "logout"), nil); rep.Error != "" {
+		t.Fatalf("logout: %+v", rep)
+	}
+	waitState(t, s, "acme", StateLoggedOut)
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device WHERE jid = $1`, jid); n != 0 {
+		t.Fatal("device credentials still stored after logout")
+	}
+	if deviceOf(t, s, "acme") != "" {
+		t.Fatal("tenant still points at a device")
+	}
+	testenv.Eventually(t, 5*time.Second, "session ended and lease released", func() bool {
+		return w.m.Session("acme") == nil && testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_lease`) == 0
+	})
+	testenv.Eventually(t, 10*time.Second, "logged_out event on the bus", func() bool {
+		return hasState(sessionEvents(t, s, "acme"), StateLoggedOut)
+	})
+	if n := testutil.ToFloat64(w.m.metrics.reconnects); n != 0 {
+		t.Fatalf("%v reconnect attempts after a logout", n)
+	}
+	if watch.connections("acme") != 1 || watch.liveOn("acme") != "" {
+		t.Fatalf("connections %d, live on %q: want 1 and none", watch.connections("acme"), watch.liveOn("acme"))
+	}
+	// a control request now finds a tenant without device
+	if rep := ask(t, nc, s.Names.Ctl("acme", ctl.OpReconnect), nil); rep.Code != ctl.CodeNotPaired {
+		t.Fatalf("reconnect after logout = %+v, want not_paired", rep)
+	}
+}
+
+func TestSimDisconnectReconnectsByItself(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	watch := watchConns(t, s, nc)
+	createTenant(t, s, "acme")
+	w := startWorker(t, s, "w1", Config{})
+	pair(t, s, nc, "acme")
+	if rep := ask(t, nc, s.Names.Sim("acme", "disconnect"), nil); rep.Error != "" {
+		t.Fatalf("disconnect: %+v", rep)
+	}
+	testenv.Eventually(t, 10*time.Second, "reconnected", func() bool {
+		return watch.connections("acme") == 2 && watch.liveOn("acme") == "w1"
+	})
+	waitState(t, s, "acme", StateConnected)
+	if n := testenv.QueryInt(t, s.Pool, `SELECT reconnects FROM wabus_tenant WHERE id = 'acme'`); n != 1 {
+		t.Fatalf("reconnects = %d, want 1", n)
+	}
+	if n := testutil.ToFloat64(w.m.metrics.reconnects); n != 1 {
+		t.Fatalf("reconnect metric = %v", n)
+	}
+}
+
+func TestControlOfUnknownTenantAndScanWithoutQR(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "idle")
+	startWorker(t, s, "w1", Config{})
+	if rep := ask(t, nc, s.Names.Ctl("ghost", ctl.OpPair), nil); rep.Code != ctl.CodeNotFound {
+		t.Fatalf("pair of unknown tenant = %+v", rep)
+	}
+	if rep := ask(t, nc, s.Names.Sim("idle", "scan"), nil); rep.Code != "not_pairing" {
+		t.Fatalf("scan with no QR shown = %+v", rep)
+	}
+	if rep := ask(t, nc, s.Names.Ctl("idle", "explode"), nil); rep.Code != ctl.CodeInvalid {
+		t.Fatalf("unknown op = %+v", rep)
+	}
+}
+
+func TestPairingTimesOutToUnpaired(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "slow")
+	w := startWorker(t, s, "w1", Config{}, func(c *sim.Config) {
+		c.QRTimeouts = []time.Duration{300 * time.Millisecond, 200 * time.Millisecond}
+	})
+	sub, err := nc.SubscribeSync(s.Names.Pairing("slow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ask(t, nc, s.Names.Ctl("slow", ctl.OpPair), nil)
+	if first.QR == "" || first.ExpiresIn != 1 {
+		t.Fatalf("pair reply %+v", first)
+	}
+	var got []ctl.PairingEvent
+	for len(got) == 0 || got[len(got)-1].Event != ctl.PairingTimeout {
+		msg, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("pairing events so far %+v: %v", got, err)
+		}
+		var ev ctl.PairingEvent
+		json.Unmarshal(msg.Data, &ev)
+		got = append(got, ev)
+	}
+	codes := 0
+	for _, ev := range got {
+		if ev.Event == ctl.PairingQR {
+			codes++
+		}
+	}
+	if codes != 2 || got[0].Code != first.QR {
+		t.Fatalf("pairing events %+v: want the two codes shown, the first as answered, then timeout", got)
+	}
+	waitState(t, s, "slow", StateUnpaired)
+	testenv.Eventually(t, 5*time.Second, "lease let go", func() bool { return w.m.Session("slow") == nil })
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device`); n != 0 {
+		t.Fatalf("%d devices stored after a pairing that timed out", n)
+	}
+}

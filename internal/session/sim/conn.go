@@ -1,0 +1,277 @@
+package sim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.mau.fi/whatsmeow/proto/waAdv"
+	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
+
+	"github.com/wabus/wabus/internal/session/wa"
+)
+
+// conn is one simulated connection.
+type conn struct {
+	d      *Driver
+	tenant string
+	dev    *store.Device
+	h      wa.Handler
+
+	mu      sync.Mutex
+	up      bool
+	id      string // this connection's id in wabus_sim_conn
+	pairing bool
+	qrs     chan wa.QREvent
+	stop    chan struct{} // closed when the connection ends
+	wake    chan struct{}
+	receipt []pendingReceipt // sent, awaiting receipts
+	wg      sync.WaitGroup
+}
+
+func (c *conn) isUp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.up
+}
+
+func (c *conn) isPairing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.up && c.pairing
+}
+
+// IsConnected implements wa.Conn.
+func (c *conn) IsConnected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.up && !c.pairing
+}
+
+// PairQR implements wa.Conn.
+func (c *conn) PairQR(ctx context.Context) (<-chan wa.QREvent, error) {
+	if c.dev.ID != nil {
+		return nil, wa.ErrAlreadyPaired
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pairing = true
+	c.qrs = make(chan wa.QREvent, len(c.d.cfg.QRTimeouts)+2)
+	return c.qrs, nil
+}
+
+const registerConn = `WITH old AS (SELECT worker, conn_id FROM wabus_sim_conn WHERE tenant = $1 FOR UPDATE)
+INSERT INTO wabus_sim_conn (tenant, worker, conn_id) VALUES ($1, $2, $3)
+ON CONFLICT (tenant) DO UPDATE SET worker = excluded.worker, conn_id = excluded.conn_id, connected_at = now()
+RETURNING (SELECT worker FROM old), (SELECT conn_id FROM old)`
+
+// Connect implements wa.Conn: the server registers the connection,
+// replacing (and kicking) any older one of the same tenant.
+func (c *conn) Connect(ctx context.Context) error {
+	if c.dev.ID == nil && !c.isPairingSetup() {
+		return errors.New("sim: unpaired device needs PairQR before Connect")
+	}
+	id := randomHex(8)
+	var oldWorker, oldConn *string
+	err := c.d.pool.QueryRow(ctx, registerConn, c.tenant, c.d.cfg.WorkerID, id).Scan(&oldWorker, &oldConn)
+	if err != nil {
+		return fmt.Errorf("sim: connect: %w", err)
+	}
+	if oldConn != nil {
+		c.d.kickOld(c.tenant, *oldWorker, *oldConn)
+	}
+	c.mu.Lock()
+	c.up, c.id = true, id
+	c.stop, c.wake = make(chan struct{}), make(chan struct{}, 1)
+	pairing := c.pairing
+	c.mu.Unlock()
+	c.d.register(c)
+	if err := c.d.publish(c.tenant, "connected", map[string]string{"worker": c.d.cfg.WorkerID}); err != nil {
+		c.d.log.Warn("publish sim connected", slog.String("error", err.Error()))
+	}
+	if pairing {
+		c.wg.Go(c.showCodes)
+		return nil
+	}
+	c.loggedIn()
+	return nil
+}
+
+func (c *conn) isPairingSetup() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pairing
+}
+
+// loggedIn starts the delivery of pending inbound messages and reports
+// Connected.
+func (c *conn) loggedIn() {
+	c.wg.Go(func() { c.h.Handle(wa.Connected{JID: c.dev.ID.String()}) })
+	c.wg.Go(c.deliver)
+	c.wg.Go(c.receipts)
+}
+
+// Disconnect implements wa.Conn.
+func (c *conn) Disconnect() { c.end("") }
+
+// end closes the connection and waits for its goroutines; reason "" is a
+// clean close by the client.
+func (c *conn) end(reason string) bool {
+	if !c.close(reason) {
+		return false
+	}
+	c.wg.Wait()
+	return true
+}
+
+// close closes the connection without waiting for its goroutines (for use
+// from one of them).
+func (c *conn) close(reason string) bool {
+	c.mu.Lock()
+	if !c.up {
+		c.mu.Unlock()
+		return false
+	}
+	c.up = false
+	close(c.stop)
+	id := c.id
+	qrs := c.qrs
+	c.qrs = nil
+	c.mu.Unlock()
+	if qrs != nil {
+		close(qrs)
+	}
+	c.d.unregister(c)
+	c.d.closeConn(c.tenant, id, reason)
+	return true
+}
+
+// drop ends the connection from the server side and tells the client.
+func (c *conn) drop(ev wa.Event) {
+	if c.end("dropped") {
+		c.h.Handle(ev)
+	}
+}
+
+// removed: WhatsApp removed the device (401). Like whatsmeow, the client
+// deletes its credentials before reporting LoggedOut.
+func (c *conn) removed(ctx context.Context) {
+	if !c.end("logged out") {
+		return
+	}
+	if err := c.dev.Delete(ctx); err != nil {
+		c.d.log.Warn("delete sim device", slog.String("error", err.Error()))
+	}
+	c.h.Handle(wa.LoggedOut{Reason: "401: device removed"})
+}
+
+// Logout implements wa.Conn.
+func (c *conn) Logout(ctx context.Context) error {
+	c.end("logged out")
+	if c.dev.ID == nil {
+		return nil
+	}
+	if err := c.dev.Delete(ctx); err != nil {
+		return fmt.Errorf("sim: delete device: %w", err)
+	}
+	return nil
+}
+
+// PairPhone implements wa.Conn: the code is shown; a scan completes it.
+func (c *conn) PairPhone(ctx context.Context, phone string) (string, error) {
+	if c.dev.ID != nil {
+		return "", wa.ErrAlreadyPaired
+	}
+	if !c.isPairing() {
+		return "", wa.ErrNotConnected
+	}
+	if _, ok := digits(phone); !ok {
+		return "", wa.ErrInvalidPhone
+	}
+	const alphabet = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
+	b := make([]byte, 8)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:4]) + "-" + string(b[4:]), nil
+}
+
+// showCodes emits a QR code per timeout, then times out.
+func (c *conn) showCodes() {
+	for _, d := range c.d.cfg.QRTimeouts {
+		c.emitQR(wa.QREvent{Event: "code", Code: qrCode(), Timeout: d})
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(d):
+		}
+	}
+	c.emitQR(wa.QREvent{Event: "timeout"})
+	c.close("pairing timed out")
+}
+
+func (c *conn) emitQR(q wa.QREvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.qrs != nil {
+		select {
+		case c.qrs <- q:
+		default:
+		}
+	}
+}
+
+// completePairing is the phone scanning the code: the device gets an
+// identity and is stored, like whatsmeow stores it after pair-success.
+func (c *conn) completePairing(ctx context.Context) error {
+	jid := deviceJID(c.tenant)
+	c.dev.ID = &jid
+	c.dev.Platform = "sim"
+	c.dev.PushName = "wabus sim"
+	c.dev.Account = &waAdv.ADVSignedDeviceIdentity{
+		Details: randomBytes(32), AccountSignatureKey: randomBytes(32),
+		AccountSignature: randomBytes(64), DeviceSignature: randomBytes(64),
+	}
+	if err := c.dev.Save(ctx); err != nil {
+		c.dev.ID = nil
+		return fmt.Errorf("sim: store device: %w", err)
+	}
+	c.mu.Lock()
+	c.pairing = false
+	c.mu.Unlock()
+	c.emitQR(wa.QREvent{Event: "success"})
+	c.h.Handle(wa.PairSuccess{JID: jid.String(), Platform: "sim"})
+	c.loggedIn()
+	return nil
+}
+
+// deviceJID is the simulated account of a tenant: a stable phone number
+// and a fresh device number per pairing.
+func deviceJID(tenant string) types.JID {
+	sum := hashDigits(tenant, 10)
+	dev := randomBytes(1)[0]%90 + 1
+	return types.JID{User: "51" + sum, Device: uint16(dev), Server: types.DefaultUserServer}
+}
+
+func qrCode() string {
+	return "2@" + base64.StdEncoding.EncodeToString(randomBytes(66)) + "," +
+		base64.StdEncoding.EncodeToString(randomBytes(32)) + "," +
+		base64.StdEncoding.EncodeToString(randomBytes(32)) + "," +
+		base64.StdEncoding.EncodeToString(randomBytes(32))
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }

@@ -1,0 +1,17 @@
+// Package sim is the simulator driver (WA_DRIVER=sim): it replaces only the
+// WhatsApp network. Devices are real whatsmeow device rows in Postgres, so
+// restore after a restart is the same code path as with real WhatsApp.
+//
+// The simulated server keeps its own state in Postgres, like WhatsApp keeps
+// its own: the live connection of each tenant (a new connection replaces the
+// old one, which learns it was replaced) and inbound messages that no worker
+// has acknowledged yet (redelivered until one does). When Postgres is down,
+// accepted inbound messages wait in memory and are persisted later.
+//
+// Control subjects (request/reply; reply {} or {"error","code"}):
+// <p>.sim.<t>.scan, .inbound, .disconnect, .logout. Published:
+// <p>.sim.<t>.connected / .disconnected {"worker"} for every connection and
+// disconnection, <p>.sim.<t>.delivered for every message sent. Recipients
+// whose number starts with 999 are not on WhatsApp; each send is followed by
+// delivered and read receipts.
+package sim

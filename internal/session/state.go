@@ -1,0 +1,144 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
+
+	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/outbox"
+)
+
+// change is one state transition of a session.
+type change struct {
+	state       string
+	reason      string
+	banExpires  time.Time
+	clearDevice bool
+}
+
+// fence is the condition under which this worker may write a tenant's row:
+// it holds the lease under the epoch it was granted.
+const fence = `EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)`
+
+const updateState = `UPDATE wabus_tenant SET state = $4, jid = $5, worker = $2, since = now(), last_error = $6,
+	reconnects = reconnects + $7, ban_expires = $8,
+	device_jid = CASE WHEN $9 THEN NULL ELSE device_jid END
+WHERE id = $1 AND ` + fence
+
+// transition records c in wabus_tenant and as a session event, in one
+// transaction fenced by the lease. It returns false only when a newer owner
+// exists; a database error is logged and the session carries on.
+func (s *Session) transition(ctx context.Context, c change) bool {
+	s.mu.Lock()
+	s.state = c.state
+	jid := s.jid
+	if c.clearDevice {
+		s.jid = ""
+	}
+	s.mu.Unlock()
+	s.m.metrics.transitions.WithLabelValues(c.state).Inc()
+	reconnect := 0
+	if c.state == StateConnecting && s.reconnecting {
+		reconnect, s.reconnecting = 1, false
+	}
+	var ban *time.Time
+	if !c.banExpires.IsZero() {
+		ban = &c.banExpires
+	}
+	ev, err := event.New(s.tenant, event.TypeSession, event.RandomID(), "", time.Now(), event.Session{
+		State: c.state, JID: jid, Reason: c.reason, Worker: s.m.cfg.WorkerID,
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "build session event", slog.String("error", err.Error()))
+		return true
+	}
+	fenced := false
+	err = pgx.BeginFunc(ctx, s.m.deps.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, updateState, s.tenant, s.m.cfg.WorkerID, s.lease.Epoch,
+			c.state, jid, c.reason, reconnect, ban, c.clearDevice)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			fenced = true
+			return errFenced
+		}
+		return outbox.Enqueue(ctx, tx, outbox.Message{Subject: s.m.deps.Names.Event(s.tenant, bus.KindSession), Event: ev})
+	})
+	switch {
+	case fenced:
+		return false
+	case err != nil && ctx.Err() == nil:
+		s.log.WarnContext(ctx, "session state not recorded", slog.String("state", c.state), slog.String("error", err.Error()))
+	case err == nil:
+		s.log.InfoContext(ctx, "session state", slog.String("state", c.state), slog.String("reason", c.reason))
+	}
+	return true
+}
+
+var errFenced = errors.New("lease fenced: a newer owner exists")
+
+const setDevice = `UPDATE wabus_tenant SET device_jid = $4, jid = $4 WHERE id = $1 AND ` + fence
+
+// setDevice records the paired device of s's tenant. It returns false when
+// the lease was lost.
+func (m *Manager) setDevice(ctx context.Context, s *Session, jid string) bool {
+	tag, err := m.deps.Pool.Exec(ctx, setDevice, s.tenant, m.cfg.WorkerID, s.lease.Epoch, jid)
+	if err != nil {
+		s.log.ErrorContext(ctx, "record paired device", slog.String("error", err.Error()))
+		return true
+	}
+	return tag.RowsAffected() == 1
+}
+
+const selectDevice = `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1`
+
+// deviceJID returns the tenant's paired device JID, or "".
+func (m *Manager) deviceJID(ctx context.Context, tenant string) (string, error) {
+	var jid string
+	err := m.deps.Pool.QueryRow(ctx, selectDevice, tenant).Scan(&jid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read device: %w", err)
+	}
+	return jid, nil
+}
+
+// loadDevice returns the stored device for jid, or nil when it is gone.
+func (m *Manager) loadDevice(ctx context.Context, jid string) (*store.Device, error) {
+	parsed, err := types.ParseJID(jid)
+	if err != nil {
+		return nil, fmt.Errorf("parse device jid: %w", err)
+	}
+	dev, err := m.deps.Store.GetDevice(ctx, parsed)
+	if err != nil {
+		return nil, fmt.Errorf("load device: %w", err)
+	}
+	return dev, nil
+}
+
+// deleteDevice removes the tenant's credentials from the device store, if
+// any are left (the driver usually did it already).
+func (m *Manager) deleteDevice(ctx context.Context, tenant string) {
+	jid, err := m.deviceJID(ctx, tenant)
+	if err != nil || jid == "" {
+		return
+	}
+	dev, err := m.loadDevice(ctx, jid)
+	if err != nil || dev == nil {
+		return
+	}
+	if err := m.deps.Store.DeleteDevice(ctx, dev); err != nil {
+		m.log.WarnContext(ctx, "delete credentials failed", slog.String("tenant", tenant), slog.String("error", err.Error()))
+	}
+}
