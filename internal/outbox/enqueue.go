@@ -16,34 +16,61 @@ type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// Message is one event bound for a subject of the events stream.
+// Message is one message bound for a JetStream subject. ID becomes its
+// Nats-Msg-Id, so publishing it twice within the stream's duplicate window
+// stores it once.
 type Message struct {
+	ID      string
 	Subject string
-	Event   event.Event
+	Payload []byte
+	// Header holds extra NATS headers (dead letters carry their error).
+	Header map[string]string
 }
 
-const insertEvents = `INSERT INTO wabus_outbox (event_id, subject, payload)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])`
+// Event returns the message that publishes ev on subject, with the event id
+// as message id. It returns an error when ev cannot be encoded.
+func Event(subject string, ev event.Event) (Message, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return Message{}, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	return Message{ID: ev.ID, Subject: subject, Payload: b}, nil
+}
+
+const insertRows = `INSERT INTO wabus_outbox (event_id, subject, payload, headers)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])`
 
 // Enqueue writes msgs to the outbox in one statement inside the caller's
 // transaction: they are published if and only if that transaction commits.
-// It returns an error when an event cannot be encoded or the insert fails.
+// It returns an error when the insert fails.
 func Enqueue(ctx context.Context, tx Execer, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	ids := make([]string, len(msgs))
-	subjects := make([]string, len(msgs))
-	payloads := make([][]byte, len(msgs))
-	for i, m := range msgs {
-		b, err := json.Marshal(m.Event)
-		if err != nil {
-			return fmt.Errorf("encode event %s: %w", m.Event.ID, err)
-		}
-		ids[i], subjects[i], payloads[i] = m.Event.ID, m.Subject, b
-	}
-	if _, err := tx.Exec(ctx, insertEvents, ids, subjects, payloads); err != nil {
+	if _, err := tx.Exec(ctx, insertRows, columns(msgs)...); err != nil {
 		return fmt.Errorf("insert outbox rows: %w", err)
 	}
 	return nil
 }
+
+// columns returns msgs as the four array arguments of insertRows.
+func columns(msgs []Message) []any {
+	ids := make([]string, len(msgs))
+	subjects := make([]string, len(msgs))
+	payloads := make([][]byte, len(msgs))
+	headers := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		ids[i], subjects[i], payloads[i] = m.ID, m.Subject, m.Payload
+		if len(m.Header) > 0 {
+			headers[i], _ = json.Marshal(m.Header)
+		}
+	}
+	return []any{ids, subjects, payloads, headers}
+}
+
+// Columns returns msgs as four arrays (ids, subjects, payloads, headers)
+// for a caller that inserts outbox rows inside a larger statement, e.g.
+// guarded by a lease fence: INSERT INTO wabus_outbox (event_id, subject,
+// payload, headers) SELECT * FROM unnest($a::text[], $b::text[],
+// $c::bytea[], $d::bytea[]).
+func Columns(msgs ...Message) []any { return columns(msgs) }

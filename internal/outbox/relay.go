@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,7 +119,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-const claimRows = `SELECT seq, event_id, subject, payload FROM wabus_outbox
+const claimRows = `SELECT seq, event_id, subject, payload, headers FROM wabus_outbox
 ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
 
 const deleteRows = `DELETE FROM wabus_outbox WHERE seq = ANY($1)`
@@ -128,6 +129,7 @@ type row struct {
 	id      string
 	subject string
 	payload []byte
+	headers []byte // JSON object of extra headers, or nil
 }
 
 // publishBatch claims up to BatchSize rows, publishes them and deletes the
@@ -162,7 +164,7 @@ func claim(ctx context.Context, tx pgx.Tx, limit int) ([]row, error) {
 	}
 	out, err := pgx.CollectRows(rs, func(rr pgx.CollectableRow) (row, error) {
 		var x row
-		err := rr.Scan(&x.seq, &x.id, &x.subject, &x.payload)
+		err := rr.Scan(&x.seq, &x.id, &x.subject, &x.payload, &x.headers)
 		return x, err
 	})
 	if err != nil {
@@ -178,7 +180,7 @@ func (r *Relay) publish(ctx context.Context, rows []row) ([]int64, error) {
 	futures := make([]jetstream.PubAckFuture, len(rows))
 	var firstErr error
 	for i, x := range rows {
-		msg := &nats.Msg{Subject: x.subject, Data: x.payload, Header: nats.Header{}}
+		msg := &nats.Msg{Subject: x.subject, Data: x.payload, Header: x.header()}
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(x.id))
 		if err != nil {
 			firstErr = fmt.Errorf("publish %s: %w", x.subject, err)
@@ -206,6 +208,17 @@ func (r *Relay) publish(ctx context.Context, rows []row) ([]int64, error) {
 	}
 	r.metrics.batchSeconds.Observe(time.Since(start).Seconds())
 	return acked, firstErr
+}
+
+func (x row) header() nats.Header {
+	h := nats.Header{}
+	var extra map[string]string
+	if len(x.headers) > 0 && json.Unmarshal(x.headers, &extra) == nil {
+		for k, v := range extra {
+			h.Set(k, v)
+		}
+	}
+	return h
 }
 
 func cmpErr(a, b error) error {

@@ -55,7 +55,11 @@ func msg(t testing.TB, names bus.Names, tenant string, i int) Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Message{Subject: names.Event(tenant, bus.KindSession), Event: ev}
+	m, err := Event(names.Event(tenant, bus.KindSession), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // enqueue commits n events, per transactions of batch.

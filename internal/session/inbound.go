@@ -63,9 +63,12 @@ func (m *Manager) storeEvent(ctx context.Context, s *Session, kind, typ, id stri
 		s.log.ErrorContext(ctx, "build event", slog.String("error", err.Error()))
 		return false
 	}
-	err = pgx.BeginFunc(ctx, m.deps.Pool, func(tx pgx.Tx) error {
-		return outbox.Enqueue(ctx, tx, outbox.Message{Subject: m.deps.Names.Event(s.tenant, kind), Event: ev})
-	})
+	msg, err := outbox.Event(m.deps.Names.Event(s.tenant, kind), ev)
+	if err != nil {
+		s.log.ErrorContext(ctx, "encode event", slog.String("error", err.Error()))
+		return false
+	}
+	err = pgx.BeginFunc(ctx, m.deps.Pool, func(tx pgx.Tx) error { return outbox.Enqueue(ctx, tx, msg) })
 	if err != nil {
 		s.log.WarnContext(ctx, "inbound event not stored; whatsapp will redeliver", slog.String("kind", kind), slog.String("error", err.Error()))
 		return false

@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,5 +198,105 @@ func TestPairingTimesOutToUnpaired(t *testing.T) {
 	testenv.Eventually(t, 5*time.Second, "lease let go", func() bool { return w.m.Session("slow") == nil })
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device`); n != 0 {
 		t.Fatalf("%d devices stored after a pairing that timed out", n)
+	}
+}
+
+// messageEvents returns the message events of tenant on the bus.
+func messageEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Message {
+	t.Helper()
+	out := map[string][]event.Message{}
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, bus.KindMessage)) {
+		var ev event.Event
+		var d event.Message
+		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
+			t.Fatalf("bad message event %s", m.Data())
+		}
+		if ev.Type != event.TypeMessage || ev.Source != "wa/"+tenant || m.Headers().Get("Nats-Msg-Id") != ev.ID {
+			t.Fatalf("message event envelope %+v", ev)
+		}
+		out[d.MessageID] = append(out[d.MessageID], d)
+	}
+	return out
+}
+
+func TestSimInboundBecomesAMessageEvent(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "acme")
+	startWorker(t, s, "w1", Config{})
+	pair(t, s, nc, "acme")
+	rep := ask(t, nc, s.Names.Sim("acme", "inbound"), map[string]string{"from": "+51987654321", "text": "hola", "id": "MSG1"})
+	if rep.Error != "" {
+		t.Fatalf("inbound: %+v", rep)
+	}
+	testenv.Eventually(t, 10*time.Second, "message event", func() bool { return len(messageEvents(t, s, "acme")["MSG1"]) == 1 })
+	m := messageEvents(t, s, "acme")["MSG1"][0]
+	if m.Sender != "51987654321@s.whatsapp.net" || m.Chat != m.Sender || m.Text != "hola" || m.Type != "text" || m.IsGroup || m.FromMe || m.Timestamp.IsZero() {
+		t.Fatalf("message data %+v", m)
+	}
+	if rep := ask(t, nc, s.Names.Sim("acme", "inbound"), map[string]string{"from": "not a phone", "text": "x"}); rep.Code != "invalid_request" {
+		t.Fatalf("bad inbound = %+v", rep)
+	}
+	testenv.Eventually(t, 5*time.Second, "acknowledged message left the simulated server", func() bool {
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_sim_inbound`) == 0
+	})
+}
+
+func TestInboundWaitsForPostgresAndIsNotLost(t *testing.T) {
+	t.Parallel()
+	cluster := testenv.PrivatePostgres(t)
+	ns := testenv.NATS(t)
+	s := &testenv.Stack{DBURL: cluster.URL(), NATS: ns, Names: bus.NewNames(testenv.Prefix(t))}
+	s.Pool = testenv.Pool(t, s.DBURL)
+	s.JS = ns.JetStream(t)
+	if err := bus.Provision(t.Context(), s.JS, s.Names, bus.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	migrate(t, s)
+	nc := ns.Conn(t)
+	createTenant(t, s, "acme")
+	startWorker(t, s, "w1", Config{LeaseTTL: 15 * time.Second})
+	pair(t, s, nc, "acme")
+
+	cluster.Stop()
+	// the simulated server accepts the message; the worker cannot make it
+	// durable, so it does not acknowledge it and the server redelivers
+	rep := ask(t, nc, s.Names.Sim("acme", "inbound"), map[string]string{"from": "+51987654321", "text": "while down", "id": "DOWN1"})
+	if rep.Error != "" {
+		t.Fatalf("inbound while postgres is down: %+v", rep)
+	}
+	cluster.Start()
+	testenv.Eventually(t, 30*time.Second, "message event once postgres is back", func() bool {
+		return len(messageEvents(t, s, "acme")["DOWN1"]) >= 1
+	})
+	testenv.Eventually(t, 10*time.Second, "server forgets the acknowledged message", func() bool {
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_sim_inbound`) == 0
+	})
+	if n := len(messageEvents(t, s, "acme")["DOWN1"]); n != 1 {
+		t.Fatalf("message appears %d times on the bus, want once", n)
+	}
+}
+
+func TestHandlerPanicIsRecoveredAndCounted(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "acme")
+	w := startWorker(t, s, "w1", Config{})
+	pair(t, s, nc, "acme")
+	var once sync.Once
+	w.m.testHookInbound = func(string) { once.Do(func() { panic("handler bug") }) }
+	ask(t, nc, s.Names.Sim("acme", "inbound"), map[string]string{"from": "+51987654321", "text": "boom", "id": "P1"})
+	testenv.Eventually(t, 10*time.Second, "message stored after the panic, on redelivery", func() bool {
+		return len(messageEvents(t, s, "acme")["P1"]) == 1
+	})
+	if n := testutil.ToFloat64(w.m.metrics.panics); n != 1 {
+		t.Fatalf("panics recovered = %v, want 1", n)
+	}
+	if st := state(t, s, "acme"); st != StateConnected {
+		t.Fatalf("state after the panic = %s", st)
 	}
 }

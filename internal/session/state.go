@@ -71,7 +71,11 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 			fenced = true
 			return errFenced
 		}
-		return outbox.Enqueue(ctx, tx, outbox.Message{Subject: s.m.deps.Names.Event(s.tenant, bus.KindSession), Event: ev})
+		msg, err := outbox.Event(s.m.deps.Names.Event(s.tenant, bus.KindSession), ev)
+		if err != nil {
+			return err
+		}
+		return outbox.Enqueue(ctx, tx, msg)
 	})
 	switch {
 	case fenced:

@@ -89,3 +89,23 @@ func ReadStream(t testing.TB, js jetstream.JetStream, stream, filter string) []j
 	}
 	return out
 }
+
+// SubjectMsgs returns how many messages of a stream match filter.
+func SubjectMsgs(t testing.TB, js jetstream.JetStream, stream, filter string) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("testenv: stream %s: %v", stream, err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatalf("testenv: stream %s info: %v", stream, err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
+}

@@ -56,8 +56,8 @@ type Driver struct {
 	kick *nats.Subscription
 
 	mu      sync.Mutex
-	conns   map[string]*conn       // tenant → live conn on this worker
-	pending map[string][]*inbound  // tenant → accepted, not yet persisted
+	conns   map[string]*conn      // tenant → live conn on this worker
+	pending map[string][]*inbound // tenant → accepted, not yet persisted
 }
 
 // New returns a simulator. It returns an error when cfg is incomplete or
