@@ -32,9 +32,12 @@ func (k *Keeper) adopt(ctx context.Context) {
 	}
 }
 
+// shareQuery counts live workers and the tenants to spread over them: the
+// paired ones and any held by a live lease (a pairing in progress).
 const shareQuery = `SELECT
 	(SELECT count(*) FROM wabus_worker WHERE expires_at > now()),
-	(SELECT count(*) FROM wabus_tenant WHERE device_jid IS NOT NULL)`
+	(SELECT count(*) FROM wabus_tenant t WHERE t.device_jid IS NOT NULL
+		OR EXISTS (SELECT 1 FROM wabus_lease l WHERE l.tenant = t.id AND l.expires_at > now()))`
 
 // rebalance acquires orphans up to this worker's fair share and releases
 // what it holds beyond it.
@@ -82,7 +85,14 @@ func (k *Keeper) acquireOrphans(ctx context.Context, n int) error {
 }
 
 func (k *Keeper) releaseExcess(ctx context.Context, n int) {
-	for _, t := range k.tenants()[:n] {
+	for _, t := range k.tenants() {
+		if n == 0 {
+			return
+		}
+		if !k.owner.Movable(t) {
+			continue
+		}
+		n--
 		if err := k.Release(ctx, t); err != nil {
 			k.log.WarnContext(ctx, "lease release failed", slog.String("tenant", t), slog.String("error", err.Error()))
 		}

@@ -25,6 +25,9 @@ type Owner interface {
 	Start(l Lease)
 	// Stop ends tenant's session and returns once it is disconnected.
 	Stop(tenant string)
+	// Movable reports whether tenant may be handed to another worker to
+	// even out the shares (a pairing in progress may not).
+	Movable(tenant string) bool
 }
 
 // Config configures a Keeper.

@@ -34,6 +34,8 @@ func (r *recorder) Stop(tenant string) {
 	r.stops++
 }
 
+func (r *recorder) Movable(string) bool { return true }
+
 func (r *recorder) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,6 +49,7 @@ type Relay struct {
 	log     *slog.Logger
 	metrics *relayMetrics
 	wake    chan struct{}
+	notify  chan struct{} // asks the notifier to NOTIFY other processes
 
 	// crashAfterAck, when it returns true, makes the relay stop after a
 	// batch was acknowledged but before its rows are deleted (tests only).
@@ -68,6 +70,7 @@ func NewRelay(cfg RelayConfig, pool *pgxpool.Pool, js jetstream.JetStream, logge
 		log:     logger.With(slog.String("component", "outbox")),
 		metrics: m,
 		wake:    make(chan struct{}, 1),
+		notify:  make(chan struct{}, 1),
 	}, nil
 }
 
@@ -78,13 +81,11 @@ var errCrashed = errors.New("outbox relay stopped after ack (test hook)")
 // flight is finished. Failures (NATS or Postgres down) are logged and
 // retried with backoff; rows wait in the table meanwhile.
 func (r *Relay) Run(ctx context.Context) error {
-	listenCtx, stopListen := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.listen(listenCtx)
-	}()
-	defer func() { stopListen(); <-done }()
+	bgCtx, stopBG := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	bg.Go(func() { r.listen(bgCtx) })
+	bg.Go(func() { r.notifier(bgCtx) })
+	defer func() { stopBG(); bg.Wait() }()
 
 	sweep := time.NewTicker(r.cfg.SweepInterval)
 	defer sweep.Stop()
@@ -270,6 +271,36 @@ func (r *Relay) listenOnce(ctx context.Context) error {
 			return err
 		}
 		r.poke()
+	}
+}
+
+// Notify tells the relays that events were committed: this one at once,
+// the ones of other processes through a NOTIFY (coalesced, sent outside the
+// writer's transaction). Call it after the transaction that enqueued them
+// has committed. It never blocks.
+func (r *Relay) Notify() {
+	r.poke()
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// notifier sends one NOTIFY per burst of Notify calls, at most every
+// 10ms, so that busy writers cost Postgres almost nothing.
+func (r *Relay) notifier(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.notify:
+		}
+		if _, err := r.pool.Exec(ctx, "SELECT pg_notify('wabus_outbox', '')"); err != nil && ctx.Err() == nil {
+			r.log.DebugContext(ctx, "notify relays", slog.String("error", err.Error()))
+		}
+		if !sleep(ctx, 10*time.Millisecond) {
+			return
+		}
 	}
 }
 

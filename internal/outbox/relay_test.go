@@ -75,6 +75,10 @@ func enqueue(t testing.TB, pool *pgxpool.Pool, names bus.Names, from, n, batch i
 		if err != nil {
 			t.Fatalf("enqueue: %v", err)
 		}
+		// as the writer's relay would after its commit
+		if _, err := pool.Exec(ctx, "SELECT pg_notify('wabus_outbox', '')"); err != nil {
+			t.Fatalf("notify: %v", err)
+		}
 	}
 }
 
@@ -231,4 +235,27 @@ func TestTwoRelaysPublishEachEventOnce(t *testing.T) {
 	if testutil.ToFloat64(r1.metrics.published) == 0 || testutil.ToFloat64(r2.metrics.published) == 0 {
 		t.Logf("one relay published everything (r1=%v r2=%v)", testutil.ToFloat64(r1.metrics.published), testutil.ToFloat64(r2.metrics.published))
 	}
+}
+
+func TestNotifyFromAnotherProcessWakesTheRelay(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	// the relay would only sweep after an hour: only a notification wakes it
+	asleep := newRelay(t, s.Pool, s.JS, RelayConfig{SweepInterval: time.Hour})
+	start(t, asleep)
+	testenv.Eventually(t, 10*time.Second, "relay listening", func() bool {
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN wabus_outbox' AND datname = current_database()`) == 1
+	})
+	ctx := context.Background()
+	m := msg(t, s.Names, "acme", 0)
+	if err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return Enqueue(ctx, tx, m) }); err != nil {
+		t.Fatal(err)
+	}
+	// the writer's own relay, in another process, notifies after the commit
+	writer := newRelay(t, s.Pool, s.JS, RelayConfig{})
+	notifier, stop := context.WithCancel(ctx)
+	defer stop()
+	go writer.notifier(notifier)
+	writer.Notify()
+	assertExactlyOnce(t, s, 1)
 }

@@ -62,11 +62,12 @@ func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts 
 	}
 	cfg.ReconnectMin = cmpDur(cfg.ReconnectMin, 50*time.Millisecond)
 	cfg.ReconnectMax = cmpDur(cfg.ReconnectMax, time.Second)
-	m, err := New(cfg, Deps{Pool: s.Pool, Store: OpenStore(s.Pool, log), Driver: driver, NATS: nc, JS: js, Names: s.Names, Logger: log, Registry: reg})
+	relay, err := outbox.NewRelay(outbox.RelayConfig{}, s.Pool, js, log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay, err := outbox.NewRelay(outbox.RelayConfig{}, s.Pool, js, log, reg)
+	m, err := New(cfg, Deps{Pool: s.Pool, Store: OpenStore(s.Pool, log), Driver: driver, NATS: nc, JS: js, Names: s.Names,
+		Logger: log, Registry: reg, Notify: relay.Notify})
 	if err != nil {
 		t.Fatal(err)
 	}

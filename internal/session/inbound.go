@@ -73,6 +73,7 @@ func (m *Manager) storeEvent(ctx context.Context, s *Session, kind, typ, id stri
 		s.log.WarnContext(ctx, "inbound event not stored; whatsapp will redeliver", slog.String("kind", kind), slog.String("error", err.Error()))
 		return false
 	}
+	m.deps.Notify()
 	m.metrics.inbound.WithLabelValues(kind).Inc()
 	return true
 }

@@ -67,6 +67,9 @@ type Deps struct {
 	Names    bus.Names
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+	// Notify is called after events were committed to the outbox (the
+	// relay's Notify). Optional.
+	Notify func()
 }
 
 // Listener is told when this worker starts and stops serving a tenant, so
@@ -105,6 +108,9 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		return nil, errors.New("session: worker id, pool, store, driver, nats and jetstream are required")
 	}
 	cfg = cfg.withDefaults()
+	if deps.Notify == nil {
+		deps.Notify = func() {}
+	}
 	m := &Manager{
 		cfg: cfg, deps: deps,
 		log:      deps.Logger.With(slog.String("component", "session")),
@@ -168,6 +174,17 @@ func (m *Manager) Stop(tenant string) {
 	if s != nil {
 		s.stop()
 	}
+}
+
+// Movable implements lease.Owner: a tenant may move to another worker
+// unless it is pairing (its QR code is on someone's screen).
+func (m *Manager) Movable(tenant string) bool {
+	s := m.session(tenant)
+	if s == nil {
+		return true
+	}
+	st := s.State()
+	return st != StatePairing && st != StateUnpaired && st != StateLoggedOut
 }
 
 // session returns the running session of tenant, or nil.

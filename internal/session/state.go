@@ -83,6 +83,7 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 	case err != nil && ctx.Err() == nil:
 		s.log.WarnContext(ctx, "session state not recorded", slog.String("state", c.state), slog.String("error", err.Error()))
 	case err == nil:
+		s.m.deps.Notify()
 		s.log.InfoContext(ctx, "session state", slog.String("state", c.state), slog.String("reason", c.reason))
 	}
 	return true

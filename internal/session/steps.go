@@ -109,7 +109,7 @@ func (s *Session) loggedOut(ctx context.Context, reason string) step {
 	s.notifyDisconnected()
 	s.m.deleteDevice(ctx, s.tenant)
 	s.transition(ctx, change{state: StateLoggedOut, reason: reason, clearDevice: true})
-	return nil
+	return s.end
 }
 
 // backoff records a disconnection and reconnects after a growing delay.

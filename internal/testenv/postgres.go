@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wabus/wabus/internal/db"
 )
 
 // DefaultPostgresURL is the shared server's admin URL when
@@ -76,10 +78,11 @@ func dropDatabase(t testing.TB, admin, name string) {
 	}
 }
 
-// Pool opens a pool on url, closed when the test ends.
+// Pool opens a pool on url as the processes do (db.Open), closed when the
+// test ends.
 func Pool(t testing.TB, url string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), url)
+	pool, err := db.Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("testenv: open pool: %v", err)
 	}

@@ -232,17 +232,9 @@ func (c *conn) emitQR(q wa.QREvent) {
 // completePairing is the phone scanning the code: the device gets an
 // identity and is stored, like whatsmeow stores it after pair-success.
 func (c *conn) completePairing(ctx context.Context) error {
-	jid := deviceJID(c.tenant)
-	c.dev.ID = &jid
-	c.dev.Platform = "sim"
-	c.dev.PushName = "wabus sim"
-	c.dev.Account = &waAdv.ADVSignedDeviceIdentity{
-		Details: randomBytes(32), AccountSignatureKey: randomBytes(32),
-		AccountSignature: randomBytes(64), DeviceSignature: randomBytes(64),
-	}
-	if err := c.dev.Save(ctx); err != nil {
-		c.dev.ID = nil
-		return fmt.Errorf("sim: store device: %w", err)
+	jid, err := StoreDevice(ctx, c.dev, c.tenant)
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	c.pairing = false
@@ -251,6 +243,25 @@ func (c *conn) completePairing(ctx context.Context) error {
 	c.h.Handle(wa.PairSuccess{JID: jid.String(), Platform: "sim"})
 	c.loggedIn()
 	return nil
+}
+
+// StoreDevice gives dev (fresh from the container's NewDevice) the
+// simulated account of tenant and stores it, as pairing does. It returns
+// the device JID, or an error when the device cannot be stored.
+func StoreDevice(ctx context.Context, dev *store.Device, tenant string) (types.JID, error) {
+	jid := deviceJID(tenant)
+	dev.ID = &jid
+	dev.Platform = "sim"
+	dev.PushName = "wabus sim"
+	dev.Account = &waAdv.ADVSignedDeviceIdentity{
+		Details: randomBytes(32), AccountSignatureKey: randomBytes(32),
+		AccountSignature: randomBytes(64), DeviceSignature: randomBytes(64),
+	}
+	if err := dev.Save(ctx); err != nil {
+		dev.ID = nil
+		return types.JID{}, fmt.Errorf("sim: store device: %w", err)
+	}
+	return jid, nil
 }
 
 // deviceJID is the simulated account of a tenant: a stable phone number

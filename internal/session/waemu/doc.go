@@ -1,0 +1,55 @@
+// Package waemu is a fake WhatsApp multi-device server for tests: the real
+// whatsmeow client connects to it, pairs, logs in, sends and receives end to
+// end encrypted messages and uploads media, all on 127.0.0.1 with no
+// internet. It is test infrastructure, imported only from _test.go files.
+//
+// It speaks the protocol, not a mock of the client: the WhatsApp frame
+// format over a websocket (the server half of RFC 6455 is in ws.go), the
+// Noise_XX_25519_AESGCM_SHA256 handshake with a certificate chain signed by
+// a per-process test root, binary XML stanzas through whatsmeow's binary
+// package, and Signal sessions through libsignal. The server plays every
+// phone itself: the contacts a client talks to and the primary phone of each
+// paired account are emulated devices with their own identity keys and
+// prekeys.
+//
+// # Pointing a client at it
+//
+//	srv := waemu.Start(t) // before any whatsmeow client exists
+//	cli := whatsmeow.NewClient(device, log)
+//	srv.Configure(cli) // websocket (pre- and post-login) and media HTTP clients
+//
+// Configure is shorthand for SetPreLoginHTTPClient, SetWebsocketHTTPClient
+// and SetMediaHTTPClient with srv.HTTPClient(), whose transport dials the
+// emulator for every host and hands net/http the plain TCP connection as if
+// it were TLS. Start also sets whatsmeow.WACertPubKey (a process global,
+// once) to the test root, so a process that runs the emulator cannot talk to
+// the real WhatsApp.
+//
+// # What it does
+//
+//   - Pairing: a new device gets pair-device refs and shows QR codes;
+//     ScanQR (or ScanQRAs for a chosen number) plays the phone. Phone-code
+//     pairing works too: PairPhone on the client, EnterPairingCode here.
+//     After pairing the server sends stream error 515 and the client logs in
+//     as its new device. Known devices get <success> on login.
+//   - Info queries: prekey count and upload, prekey bundles, usync (device
+//     lists, "is on WhatsApp", LIDs), media_conn, privacy settings, passive,
+//     keepalive, logout; an empty result for anything else.
+//   - Sending: every number not starting with 999 is on WhatsApp (see
+//     Config.NoAutoContacts and AddContact). The contact's phone decrypts
+//     what the client sends; Received and WaitReceived show it. Copies for
+//     other paired clients are relayed to them. Media uploads are stored
+//     (Media) and served back to downloads.
+//   - Receiving: SendText and SendMessage encrypt as a contact and deliver;
+//     Acked and WaitAcked observe the client's receipt or ack. Unacknowledged
+//     messages and receipts are resent on every login, and every
+//     Config.RedeliverEvery.
+//   - Faults: Fail401, StreamReplaced, DropSocket. A second login of the
+//     same device replaces the first, as on WhatsApp.
+//
+// Redelivered messages reach whatsmeow's event handlers again only with
+// Client.EnableDecryptedEventBuffer set: otherwise whatsmeow sees a counter it
+// already used, drops the message and acknowledges it.
+//
+// State is in memory and lives as long as the Server.
+package waemu

@@ -1,0 +1,200 @@
+package waemu
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	waBinary "go.mau.fi/whatsmeow/binary"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"google.golang.org/protobuf/proto"
+)
+
+// Received is a message a client sent that reached an emulated recipient
+// (a contact's phone), decrypted.
+type Received struct {
+	// ID is the WhatsApp message id (the stanza's id attribute).
+	ID string
+	// From is the sending client device.
+	From types.JID
+	// To is the chat the message was sent to (the recipient's user JID).
+	To types.JID
+	// Type is the stanza's type attribute ("text", "media", "reaction"...).
+	Type string
+	// MediaType is the enc node's mediatype attribute ("document", "image"...).
+	MediaType string
+	// Message is the decrypted message.
+	Message *waE2E.Message
+	// Duplicate is set when a message with the same ID from the same sender
+	// to the same chat was received before: the recipient got it twice.
+	Duplicate bool
+	// At is when the server received it.
+	At time.Time
+}
+
+// handleMessage takes a message stanza from a client: each <to> device's
+// ciphertext is decrypted by the emulated device it is for, or relayed to
+// the paired client it is for. The client gets its <ack> once every copy
+// has been taken care of.
+func (c *conn) handleMessage(node *waBinary.Node) {
+	id, _ := node.Attrs["id"].(string)
+	to, okTo := node.Attrs["to"].(types.JID)
+	if c.dev.IsEmpty() || id == "" || !okTo {
+		c.s.debugf("ignoring malformed or unauthenticated message from %s", c.name())
+		return
+	}
+	ack := waBinary.Node{Tag: "ack", Attrs: waBinary.Attrs{"class": "message", "id": id, "from": to, "t": now()}}
+	if to.Server == types.DefaultUserServer && !c.s.knownUser(to.User) {
+		ack.Attrs["error"] = 404
+		c.sendOrClose(ack)
+		return
+	}
+	typ, _ := node.Attrs["type"].(string)
+	for _, part := range messageParts(node, to) {
+		c.s.takeMessage(c.dev, to, id, typ, node, part)
+	}
+	c.sendOrClose(ack)
+}
+
+type messagePart struct {
+	device types.JID
+	enc    waBinary.Node
+}
+
+// messageParts lists the per-device ciphertexts of a message stanza, from
+// <participants><to jid><enc/></to></participants> or a bare <enc>.
+func messageParts(node *waBinary.Node, to types.JID) []messagePart {
+	var parts []messagePart
+	for _, p := range node.GetChildrenByTag("participants") {
+		for _, t := range p.GetChildrenByTag("to") {
+			jid, ok := t.Attrs["jid"].(types.JID)
+			if !ok {
+				continue
+			}
+			for _, enc := range t.GetChildrenByTag("enc") {
+				parts = append(parts, messagePart{device: jid, enc: enc})
+			}
+		}
+	}
+	for _, enc := range node.GetChildrenByTag("enc") {
+		parts = append(parts, messagePart{device: to, enc: enc})
+	}
+	return parts
+}
+
+func (s *Server) knownUser(phone string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.lookupUserLocked(phone)
+	return ok
+}
+
+// takeMessage handles one device's copy of a message from a client.
+func (s *Server) takeMessage(from, chat types.JID, id, typ string, node *waBinary.Node, part messagePart) {
+	s.mu.Lock()
+	var phone *emuDevice
+	if u, ok := s.users[part.device.User]; ok && part.device.Device == 0 && part.device.Server == types.DefaultUserServer {
+		phone = u.phoneDev
+	}
+	_, isCompanion := s.companions[part.device]
+	s.mu.Unlock()
+	switch {
+	case phone != nil:
+		s.decryptFor(phone, from, chat, id, typ, part)
+	case isCompanion && part.device != from:
+		s.relay(from, chat, id, typ, node, part)
+	default:
+		s.debugf("message %s: no device %s", id, part.device)
+	}
+}
+
+// decryptFor decrypts a copy addressed to an emulated phone and records it.
+// Copies for the sender's own phone (device-sent messages) are decrypted to
+// keep the session in step, but not recorded.
+func (s *Server) decryptFor(phone *emuDevice, from, chat types.JID, id, typ string, part messagePart) {
+	encType, _ := part.enc.Attrs["type"].(string)
+	ct, _ := part.enc.Content.([]byte)
+	msg, err := decryptMessage(phone, from, encType, ct)
+	if err != nil {
+		s.logf("message %s from %s to %s: %v", id, from, part.device, err)
+		return
+	}
+	if phone.jid.User == from.User {
+		return
+	}
+	mediaType, _ := part.enc.Attrs["mediatype"].(string)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dup := slices.ContainsFunc(s.received, func(r Received) bool {
+		return r.ID == id && r.From.User == from.User && r.To == chat.ToNonAD()
+	})
+	s.received = append(s.received, Received{
+		ID: id, From: from, To: chat.ToNonAD(), Type: typ, MediaType: mediaType,
+		Message: msg, Duplicate: dup, At: time.Now(),
+	})
+	s.notifyLocked()
+}
+
+// decryptMessage decrypts, unpads and unmarshals one ciphertext. Garbage
+// from the client is an error, never a panic.
+func decryptMessage(dev *emuDevice, from types.JID, encType string, ct []byte) (msg *waE2E.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg, err = nil, fmt.Errorf("decrypt: %v", r)
+		}
+	}()
+	plain, err := dev.decrypt(context.Background(), from, encType, ct)
+	if err != nil {
+		return nil, err
+	}
+	if plain, err = unpad(plain); err != nil {
+		return nil, err
+	}
+	msg = &waE2E.Message{}
+	if err := proto.Unmarshal(plain, msg); err != nil {
+		return nil, fmt.Errorf("unmarshal message: %w", err)
+	}
+	return msg, nil
+}
+
+// relay forwards a copy addressed to another paired client, as WhatsApp
+// does between real devices.
+func (s *Server) relay(from, chat types.JID, id, typ string, node *waBinary.Node, part messagePart) {
+	attrs := waBinary.Attrs{"from": from, "id": id, "t": now()}
+	if typ != "" {
+		attrs["type"] = typ
+	}
+	if from.User == part.device.User {
+		attrs["recipient"] = chat
+	}
+	content := []waBinary.Node{part.enc}
+	if di, ok := node.GetOptionalChildByTag("device-identity"); ok {
+		content = append(content, di)
+	}
+	s.enqueue(part.device, "message", id, waBinary.Node{Tag: "message", Attrs: attrs, Content: content})
+}
+
+// Received returns every message that reached an emulated recipient so
+// far, in arrival order.
+func (s *Server) Received() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.received)
+}
+
+// WaitReceived blocks until a message with id has reached an emulated
+// recipient and returns the first copy. It returns an error wrapping ctx's
+// when ctx ends first, or ErrClosed.
+func (s *Server) WaitReceived(ctx context.Context, id string) (Received, error) {
+	var got Received
+	err := s.waitFor(ctx, func() bool {
+		i := slices.IndexFunc(s.received, func(r Received) bool { return r.ID == id })
+		if i >= 0 {
+			got = s.received[i]
+		}
+		return i >= 0
+	})
+	return got, err
+}
