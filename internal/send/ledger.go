@@ -1,0 +1,180 @@
+package send
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wabus/wabus/internal/outbox"
+)
+
+// entry is what the ledger knows of a job.
+type entry struct {
+	status    string // sent or failed
+	messageID string
+	eventID   string
+	recipient string
+	code      string
+	lastError string
+	attempts  int
+	sentAt    time.Time
+}
+
+const lookupJob = `SELECT status, message_id, event_id, recipient, code, last_error, attempts, coalesce(sent_at, updated_at)
+FROM wabus_send WHERE tenant = $1 AND job_id = $2`
+
+// lookup returns the ledger entry of a job, or nil when it has none.
+func lookup(ctx context.Context, pool *pgxpool.Pool, tenant, jobID string) (*entry, error) {
+	var e entry
+	err := pool.QueryRow(ctx, lookupJob, tenant, jobID).Scan(&e.status, &e.messageID, &e.eventID, &e.recipient, &e.code, &e.lastError, &e.attempts, &e.sentAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read ledger: %w", err)
+	}
+	return &e, nil
+}
+
+// record is one outcome to commit: a ledger row (when job is set) and the
+// outbox messages that report it, fenced by the tenant's lease.
+type record struct {
+	tenant string
+	epoch  int64
+	job    string // "" for a dead letter without a usable job id
+	entry  entry
+	msgs   []outbox.Message
+	done   chan error
+}
+
+// errFenced: the lease moved on; nothing was recorded.
+var errFenced = errors.New("lease lost: outcome not recorded")
+
+const writeOutcome = `WITH s AS (
+	INSERT INTO wabus_send AS w (tenant, job_id, message_id, status, attempts, last_error, code, event_id, recipient, sent_at)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+	WHERE EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $11 AND epoch = $12)
+	ON CONFLICT (tenant, job_id) DO UPDATE SET message_id = excluded.message_id, status = excluded.status,
+		attempts = excluded.attempts, last_error = excluded.last_error, code = excluded.code,
+		event_id = excluded.event_id, recipient = excluded.recipient, sent_at = excluded.sent_at, updated_at = now()
+	RETURNING 1)
+INSERT INTO wabus_outbox (event_id, subject, payload, headers)
+SELECT o.* FROM unnest($13::text[], $14::text[], $15::bytea[], $16::bytea[]) AS o, s`
+
+const writeLetter = `INSERT INTO wabus_outbox (event_id, subject, payload, headers)
+SELECT o.* FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[]) AS o
+WHERE EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $5 AND owner = $6 AND epoch = $7)`
+
+// ledger commits records in batches: every record of a batch in one
+// transaction, so that Postgres commits, not round trips, set the pace.
+type ledger struct {
+	pool   *pgxpool.Pool
+	worker string
+	notify func()
+	in     chan *record
+	max    int
+}
+
+func newLedger(pool *pgxpool.Pool, worker string, notify func()) *ledger {
+	return &ledger{pool: pool, worker: worker, notify: notify, in: make(chan *record, 4096), max: 256}
+}
+
+// commit queues r and waits until it is durable (nil), fenced (errFenced)
+// or failed.
+func (l *ledger) commit(ctx context.Context, r *record) error {
+	r.done = make(chan error, 1)
+	select {
+	case l.in <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-r.done // the writers always answer
+}
+
+// run writes batches with n concurrent writers until ctx ends and the
+// queue is empty.
+func (l *ledger) run(ctx context.Context, n int) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { l.writer(ctx) })
+	}
+	wg.Wait()
+}
+
+func (l *ledger) writer(ctx context.Context) {
+	for {
+		var first *record
+		select {
+		case first = <-l.in:
+		case <-ctx.Done():
+			return
+		}
+		batch := []*record{first}
+	fill:
+		for len(batch) < l.max {
+			select {
+			case r := <-l.in:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		l.write(context.WithoutCancel(ctx), batch)
+	}
+}
+
+// write commits a batch and answers each record.
+func (l *ledger) write(ctx context.Context, batch []*record) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	fenced := make([]bool, len(batch))
+	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, r := range batch {
+			l.queue(b, r)
+		}
+		res := tx.SendBatch(ctx, b)
+		for i := range batch {
+			tag, err := res.Exec()
+			if err != nil {
+				res.Close()
+				return err
+			}
+			fenced[i] = tag.RowsAffected() == 0
+		}
+		return res.Close()
+	})
+	if err == nil {
+		l.notify()
+	}
+	for i, r := range batch {
+		switch {
+		case err != nil:
+			r.done <- fmt.Errorf("commit ledger: %w", err)
+		case fenced[i]:
+			r.done <- errFenced
+		default:
+			r.done <- nil
+		}
+	}
+}
+
+func (l *ledger) queue(b *pgx.Batch, r *record) {
+	cols := outbox.Columns(r.msgs...)
+	if r.job == "" {
+		b.Queue(writeLetter, cols[0], cols[1], cols[2], cols[3], r.tenant, l.worker, r.epoch)
+		return
+	}
+	e := r.entry
+	var sentAt *time.Time
+	if !e.sentAt.IsZero() {
+		sentAt = &e.sentAt
+	}
+	b.Queue(writeOutcome, r.tenant, r.job, e.messageID, e.status, e.attempts, e.lastError, e.code, e.eventID, e.recipient, sentAt,
+		l.worker, r.epoch, cols[0], cols[1], cols[2], cols[3])
+}

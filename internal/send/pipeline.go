@@ -1,0 +1,165 @@
+package send
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/session"
+)
+
+// Config configures the pipeline.
+type Config struct {
+	// WorkerID names this worker (the lease owner). Required.
+	WorkerID string
+	// Rate is the default per-tenant limit in messages a minute; 0 means
+	// no limit. Defaults to 0 here; the worker passes WA_SEND_RATE.
+	Rate float64
+	// Burst is the default per-tenant burst. Defaults to 1.
+	Burst int
+	// MaxAttempts is how often a transient failure is retried before the
+	// job fails with send_failed. Defaults to 5.
+	MaxAttempts int
+	// AckWait is how long a fetched job may stay unacknowledged before
+	// JetStream redelivers it. Defaults to 60s.
+	AckWait time.Duration
+	// RetryDelay is the first redelivery delay after a transient failure;
+	// it doubles per attempt. Defaults to 1s.
+	RetryDelay time.Duration
+	// FetchWait is how long one fetch waits for a job. Defaults to 5s.
+	FetchWait time.Duration
+	// Writers is how many ledger transactions may be in flight. Defaults to 4.
+	Writers int
+	// Notify is called after outcomes were committed to the outbox (the
+	// relay's Notify). Optional.
+	Notify func()
+}
+
+func (c Config) withDefaults() Config {
+	c.Burst = max(c.Burst, 1)
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 60 * time.Second
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = time.Second
+	}
+	if c.FetchWait <= 0 {
+		c.FetchWait = 5 * time.Second
+	}
+	if c.Writers <= 0 {
+		c.Writers = 4
+	}
+	if c.Notify == nil {
+		c.Notify = func() {}
+	}
+	return c
+}
+
+// Pipeline sends the jobs of the tenants connected on this worker. It is a
+// session.Listener: a tenant's consumer is bound when its session connects
+// and released when it stops being usable.
+type Pipeline struct {
+	cfg     Config
+	pool    *pgxpool.Pool
+	js      jetstream.JetStream
+	names   bus.Names
+	log     *slog.Logger
+	metrics *metrics
+	ledger  *ledger
+	numbers *numberCache
+
+	runCtx context.Context
+	ready  chan struct{}
+
+	mu    sync.Mutex
+	loops map[string]*loop
+	wg    sync.WaitGroup
+}
+
+// New returns a pipeline. It returns an error when cfg has no worker id or
+// the metrics cannot be registered.
+func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, names bus.Names, logger *slog.Logger, reg prometheus.Registerer) (*Pipeline, error) {
+	if cfg.WorkerID == "" {
+		return nil, errors.New("send: config has no worker id")
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{
+		cfg: cfg.withDefaults(), pool: pool, js: js, names: names, metrics: m,
+		log:     logger.With(slog.String("component", "send")),
+		ledger:  newLedger(pool, cfg.WorkerID, cfg.withDefaults().Notify),
+		numbers: newNumberCache(24 * time.Hour),
+		ready:   make(chan struct{}),
+		loops:   map[string]*loop{},
+	}, nil
+}
+
+// Run commits outcomes until ctx ends and every tenant loop has stopped.
+// Start it before the session manager so that Connected finds it running.
+func (p *Pipeline) Run(ctx context.Context) error {
+	p.runCtx = ctx
+	close(p.ready)
+	ledgerCtx, stopLedger := context.WithCancel(context.WithoutCancel(ctx))
+	var lw sync.WaitGroup
+	lw.Go(func() { p.ledger.run(ledgerCtx, p.cfg.Writers) })
+	<-ctx.Done()
+	p.stopAll()
+	p.wg.Wait()
+	stopLedger()
+	lw.Wait()
+	return nil
+}
+
+// Connected implements session.Listener: it binds the tenant's consumer.
+func (p *Pipeline) Connected(tenant string, s *session.Session) {
+	<-p.ready
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.runCtx.Err() != nil {
+		return
+	}
+	if old := p.loops[tenant]; old != nil {
+		if old.sess == s && !old.stopped() {
+			return
+		}
+		old.cancel()
+	}
+	l := newLoop(p, tenant, s)
+	p.loops[tenant] = l
+	p.wg.Go(func() { l.run() })
+}
+
+// Disconnected implements session.Listener: it stops the tenant's loop
+// and waits for the job in flight to be settled.
+func (p *Pipeline) Disconnected(tenant string) {
+	p.mu.Lock()
+	l := p.loops[tenant]
+	delete(p.loops, tenant)
+	p.mu.Unlock()
+	if l != nil {
+		l.cancel()
+		<-l.done
+	}
+}
+
+func (p *Pipeline) stopAll() {
+	p.mu.Lock()
+	loops := p.loops
+	p.loops = map[string]*loop{}
+	p.mu.Unlock()
+	for _, l := range loops {
+		l.cancel()
+	}
+}

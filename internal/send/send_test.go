@@ -1,0 +1,216 @@
+package send_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/job"
+	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/worker/workertest"
+)
+
+func publish(t testing.TB, js jetstream.JetStream, subject string, body []byte, msgID string) {
+	t.Helper()
+	opts := []jetstream.PublishOpt{}
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	if _, err := js.Publish(context.Background(), subject, body, opts...); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+func textJob(id, to, text string) []byte {
+	b, _ := json.Marshal(map[string]string{"id": id, "to": to, "text": text})
+	return b
+}
+
+// outcomes reads every sent and failed event of the stack, keyed by job id.
+func outcomes(t testing.TB, s *testenv.Stack) (sent map[string][]event.Event, failed map[string][]event.Event) {
+	t.Helper()
+	sent, failed = map[string][]event.Event{}, map[string][]event.Event{}
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("*", "*")) {
+		var ev event.Event
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			t.Fatalf("bad event %s", m.Data())
+		}
+		switch ev.Type {
+		case event.TypeSent:
+			sent[ev.Subject] = append(sent[ev.Subject], ev)
+		case event.TypeFailed:
+			failed[ev.Subject] = append(failed[ev.Subject], ev)
+		}
+	}
+	return sent, failed
+}
+
+func TestThousandJobsOverTenTenants(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	nc := s.NATS.Conn(t)
+	workertest.Start(t, s, workertest.Config(t, s, "w1"))
+	deliveries := workertest.WatchDeliveries(t, s, nc)
+	const tenants, per = 10, 100
+	for i := range tenants {
+		workertest.Pair(t, s, nc, fmt.Sprintf("t%d", i))
+	}
+	for n := range per {
+		for i := range tenants {
+			publish(t, s.JS, s.Names.Send(fmt.Sprintf("t%d", i)), textJob(fmt.Sprintf("job-%03d", n), "+51987654321", fmt.Sprint(n)), "")
+		}
+	}
+	testenv.Eventually(t, 60*time.Second, "1000 deliveries", func() bool { return deliveries.Len() >= tenants*per })
+	testenv.Eventually(t, 30*time.Second, "1000 sent events", func() bool {
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("*", bus.KindSent)) >= tenants*per
+	})
+	sent, failed := outcomes(t, s)
+	if len(failed) != 0 {
+		t.Fatalf("%d jobs failed", len(failed))
+	}
+	ids := map[string]bool{}
+	order := map[string]int{}
+	for _, d := range deliveries.All() {
+		key := d.Tenant + "/" + d.JobID
+		if ids[key] {
+			t.Fatalf("job %s delivered twice", key)
+		}
+		ids[key] = true
+		var n int
+		fmt.Sscanf(d.JobID, "job-%d", &n)
+		if n != order[d.Tenant] {
+			t.Fatalf("tenant %s: job %d delivered when %d was next", d.Tenant, n, order[d.Tenant])
+		}
+		order[d.Tenant]++
+		if d.MessageID != job.MessageID(d.Tenant, d.JobID) || d.To != "51987654321@s.whatsapp.net" || d.Text != fmt.Sprint(n) {
+			t.Fatalf("delivery %+v", d)
+		}
+	}
+	if len(ids) != tenants*per {
+		t.Fatalf("%d distinct deliveries, want %d", len(ids), tenants*per)
+	}
+	// sent events are keyed by job id per tenant: count through the sources
+	total := 0
+	for _, evs := range sent {
+		total += len(evs)
+	}
+	if total != tenants*per {
+		t.Fatalf("%d sent events, want %d", total, tenants*per)
+	}
+}
+
+func TestSameJobTwiceIsDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	nc := s.NATS.Conn(t)
+	workertest.Start(t, s, workertest.Config(t, s, "w1"))
+	deliveries := workertest.WatchDeliveries(t, s, nc)
+	workertest.Pair(t, s, nc, "acme")
+	body := textJob("order-8812", "+51987654321", "Tu reserva ha sido confirmada")
+	publish(t, s.JS, s.Names.Send("acme"), body, "order-8812")
+	publish(t, s.JS, s.Names.Send("acme"), body, "order-8812") // dropped by the stream
+	publish(t, s.JS, s.Names.Send("acme"), body, "")           // a second copy, no msg id
+	publish(t, s.JS, s.Names.Send("acme"), textJob("marker", "+51987654321", "after"), "")
+	testenv.Eventually(t, 30*time.Second, "marker delivered", func() bool {
+		for _, d := range deliveries.All() {
+			if d.JobID == "marker" {
+				return true
+			}
+		}
+		return false
+	})
+	n := 0
+	for _, d := range deliveries.All() {
+		if d.JobID == "order-8812" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("order-8812 reached the recipient %d times, want once", n)
+	}
+	// both copies produced a sent event with the same id: the stream kept one
+	testenv.Eventually(t, 10*time.Second, "replay counted", func() bool {
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_outbox`) == 0
+	})
+	sent, _ := outcomes(t, s)
+	if len(sent["order-8812"]) != 1 {
+		t.Fatalf("%d sent events for order-8812 in the stream, want 1 (same id both times)", len(sent["order-8812"]))
+	}
+	var data event.Sent
+	json.Unmarshal(sent["order-8812"][0].Data, &data)
+	if data.MessageID != job.MessageID("acme", "order-8812") || data.JobID != "order-8812" || data.To != "+51987654321" {
+		t.Fatalf("sent data %+v", data)
+	}
+	if sent["order-8812"][0].ID != event.StableID("acme", bus.KindSent, "order-8812") {
+		t.Fatal("sent event id is not the job's stable id")
+	}
+}
+
+func TestBadJobsFailWithTheirCodeAndGoToTheDLQ(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	nc := s.NATS.Conn(t)
+	workertest.Start(t, s, workertest.Config(t, s, "w1"))
+	deliveries := workertest.WatchDeliveries(t, s, nc)
+	workertest.Pair(t, s, nc, "acme")
+	past := time.Now().Add(-time.Hour).Format(time.RFC3339)
+	cases := []struct {
+		id, body, code string
+	}{
+		{"", `{not json`, event.CodeInvalidJob},
+		{"", `{}`, event.CodeInvalidJob},
+		{"no-to", `{"id":"no-to","text":"hi"}`, event.CodeInvalidJob},
+		{"two-media", `{"id":"two-media","to":"+51987654321","image":{"data":"aGk="},"document":{"data":"aGk="}}`, event.CodeInvalidJob},
+		{"bad-b64", `{"id":"bad-b64","to":"+51987654321","document":{"data":"!!!not base64!!!","filename":"x.pdf"}}`, event.CodeMediaInvalid},
+		{"ghost", `{"id":"ghost","to":"+999123456789","text":"hi"}`, event.CodeNotOnWhatsApp},
+		{"late", `{"id":"late","to":"+51987654321","text":"hi","not_after":"` + past + `"}`, event.CodeExpired},
+		{"short", `{"id":"short","to":"+12","text":"hi"}`, event.CodeInvalidRecipient},
+		{"no-object", `{"id":"no-object","to":"+51987654321","image":{"object":"missing.png"}}`, event.CodeMediaInvalid},
+	}
+	for _, c := range cases {
+		publish(t, s.JS, s.Names.Send("acme"), []byte(c.body), "")
+	}
+	publish(t, s.JS, s.Names.Send("acme"), textJob("good", "+51987654321", "still works"), "")
+	testenv.Eventually(t, 30*time.Second, "the good job after the bad ones is delivered", func() bool { return deliveries.Len() == 1 })
+	testenv.Eventually(t, 10*time.Second, "dead letters", func() bool {
+		return testenv.StreamMsgs(t, s.JS, s.Names.DLQStream()) == uint64(len(cases))
+	})
+	letters := testenv.ReadStream(t, s.JS, s.Names.DLQStream(), s.Names.DLQ("acme"))
+	for i, c := range cases {
+		m := letters[i]
+		if string(m.Data()) != c.body || m.Headers().Get("Wa-Error-Code") != c.code || m.Headers().Get("Wa-Error") == "" {
+			t.Errorf("dead letter %d: %q %v, want %q with code %s", i, m.Data(), m.Headers(), c.body, c.code)
+		}
+	}
+	_, failed := outcomes(t, s)
+	for _, c := range cases {
+		if c.id == "" {
+			continue
+		}
+		evs := failed[c.id]
+		if len(evs) != 1 {
+			t.Errorf("job %s: %d failed events", c.id, len(evs))
+			continue
+		}
+		var f event.Failed
+		json.Unmarshal(evs[0].Data, &f)
+		if f.Code != c.code || f.JobID != c.id || f.Error == "" {
+			t.Errorf("job %s failed with %+v, want code %s", c.id, f, c.code)
+		}
+	}
+	// nothing is redelivered: the send stream is empty (work queue)
+	if n := testenv.StreamMsgs(t, s.JS, s.Names.SendStream()); n != 0 {
+		t.Fatalf("%d jobs still in the send stream", n)
+	}
+	var status string
+	s.Pool.QueryRow(context.Background(), `SELECT status FROM wabus_send WHERE tenant='acme' AND job_id='ghost'`).Scan(&status)
+	if status != "failed" {
+		t.Fatalf("ledger status of ghost = %q", status)
+	}
+}

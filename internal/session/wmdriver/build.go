@@ -1,0 +1,205 @@
+package wmdriver
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+
+	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/session/wa"
+)
+
+// uploadFunc encrypts and uploads an attachment (whatsmeow's Client.Upload).
+type uploadFunc func(ctx context.Context, data []byte, mt whatsmeow.MediaType) (whatsmeow.UploadResponse, error)
+
+// defaultDocumentName names a document sent without a filename.
+const defaultDocumentName = "document"
+
+// buildMessage turns msg into the WhatsApp message to send to chat to,
+// uploading its media with upload. It returns a *wa.SendError for content
+// that can never be sent and a wrapped error for a failed upload.
+func buildMessage(ctx context.Context, msg *wa.OutMessage, to types.JID, upload uploadFunc) (*waE2E.Message, error) {
+	ci := replyContext(msg.ReplyTo, to)
+	if msg.Kind == wa.KindText {
+		return textMessage(msg, ci)
+	}
+	mt, ok := mediaType(msg.Kind)
+	if !ok {
+		return nil, &wa.SendError{Code: event.CodeInvalidJob, Err: fmt.Errorf("unknown content kind %q", msg.Kind)}
+	}
+	if len(msg.Media) == 0 {
+		return nil, &wa.SendError{Code: event.CodeMediaInvalid, Err: errors.New("empty " + msg.Kind)}
+	}
+	up, err := upload(ctx, msg.Media, mt)
+	if err != nil {
+		return nil, uploadError(msg.Kind, err)
+	}
+	return mediaMessage(msg, up, ci), nil
+}
+
+func textMessage(msg *wa.OutMessage, ci *waE2E.ContextInfo) (*waE2E.Message, error) {
+	if msg.Text == "" {
+		return nil, &wa.SendError{Code: event.CodeInvalidJob, Err: errors.New("empty text")}
+	}
+	if ci == nil {
+		return &waE2E.Message{Conversation: new(msg.Text)}, nil
+	}
+	return &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: new(msg.Text), ContextInfo: ci}}, nil
+}
+
+// uploadError classifies a failed upload: WhatsApp's 413 means the file is
+// too large (permanent); everything else is transient.
+func uploadError(kind string, err error) error {
+	wrapped := fmt.Errorf("upload %s: %w", kind, err)
+	if strings.Contains(err.Error(), "status code 413") {
+		return &wa.SendError{Code: event.CodeMediaTooLarge, Err: wrapped}
+	}
+	return wrapped
+}
+
+// mediaType is the upload key type of a content kind; stickers are images.
+func mediaType(kind string) (whatsmeow.MediaType, bool) {
+	switch kind {
+	case wa.KindImage, wa.KindSticker:
+		return whatsmeow.MediaImage, true
+	case wa.KindDocument:
+		return whatsmeow.MediaDocument, true
+	case wa.KindAudio:
+		return whatsmeow.MediaAudio, true
+	case wa.KindVideo:
+		return whatsmeow.MediaVideo, true
+	}
+	return "", false
+}
+
+// replyContext quotes replyTo. WhatsApp wants the quoted message's sender
+// and content; the driver knows neither, so in a 1:1 chat it names the
+// other party and it quotes an empty text, as other whatsmeow clients do.
+func replyContext(replyTo string, to types.JID) *waE2E.ContextInfo {
+	if replyTo == "" {
+		return nil
+	}
+	ci := &waE2E.ContextInfo{StanzaID: new(replyTo), QuotedMessage: &waE2E.Message{Conversation: new("")}}
+	if to.Server != types.GroupServer {
+		ci.Participant = new(to.ToNonAD().String())
+	}
+	return ci
+}
+
+// mediaMessage builds the message for an uploaded attachment. Audio and
+// stickers have no caption in WhatsApp, so their text is not sent.
+func mediaMessage(msg *wa.OutMessage, up whatsmeow.UploadResponse, ci *waE2E.ContextInfo) *waE2E.Message {
+	mime, caption := mimetype(msg), optional(msg.Text)
+	switch msg.Kind {
+	case wa.KindImage:
+		return &waE2E.Message{ImageMessage: imageMessage(up, mime, caption, ci)}
+	case wa.KindDocument:
+		return documentMessage(msg.Filename, up, mime, caption, ci)
+	case wa.KindAudio:
+		return &waE2E.Message{AudioMessage: audioMessage(up, mime, msg.PTT, ci)}
+	case wa.KindVideo:
+		return &waE2E.Message{VideoMessage: videoMessage(up, mime, caption, ci)}
+	default:
+		return &waE2E.Message{StickerMessage: stickerMessage(up, mime, ci)}
+	}
+}
+
+func imageMessage(up whatsmeow.UploadResponse, mime string, caption *string, ci *waE2E.ContextInfo) *waE2E.ImageMessage {
+	return &waE2E.ImageMessage{
+		URL: new(up.URL), DirectPath: new(up.DirectPath), MediaKey: up.MediaKey,
+		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: new(up.FileLength),
+		Mimetype: new(mime), Caption: caption, ContextInfo: ci,
+	}
+}
+
+// documentMessage wraps a captioned document in DocumentWithCaptionMessage,
+// as WhatsApp's own clients do.
+func documentMessage(filename string, up whatsmeow.UploadResponse, mime string, caption *string, ci *waE2E.ContextInfo) *waE2E.Message {
+	name := cmp.Or(filename, defaultDocumentName)
+	doc := &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
+		URL: new(up.URL), DirectPath: new(up.DirectPath), MediaKey: up.MediaKey,
+		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: new(up.FileLength),
+		Mimetype: new(mime), FileName: new(name), Title: new(name), Caption: caption, ContextInfo: ci,
+	}}
+	if caption == nil {
+		return doc
+	}
+	return &waE2E.Message{DocumentWithCaptionMessage: &waE2E.FutureProofMessage{Message: doc}}
+}
+
+func audioMessage(up whatsmeow.UploadResponse, mime string, ptt bool, ci *waE2E.ContextInfo) *waE2E.AudioMessage {
+	return &waE2E.AudioMessage{
+		URL: new(up.URL), DirectPath: new(up.DirectPath), MediaKey: up.MediaKey,
+		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: new(up.FileLength),
+		Mimetype: new(mime), PTT: new(ptt), ContextInfo: ci,
+	}
+}
+
+func videoMessage(up whatsmeow.UploadResponse, mime string, caption *string, ci *waE2E.ContextInfo) *waE2E.VideoMessage {
+	return &waE2E.VideoMessage{
+		URL: new(up.URL), DirectPath: new(up.DirectPath), MediaKey: up.MediaKey,
+		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: new(up.FileLength),
+		Mimetype: new(mime), Caption: caption, ContextInfo: ci,
+	}
+}
+
+func stickerMessage(up whatsmeow.UploadResponse, mime string, ci *waE2E.ContextInfo) *waE2E.StickerMessage {
+	return &waE2E.StickerMessage{
+		URL: new(up.URL), DirectPath: new(up.DirectPath), MediaKey: up.MediaKey,
+		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: new(up.FileLength),
+		Mimetype: new(mime), ContextInfo: ci,
+	}
+}
+
+// mimetype is msg's media type: the given one, else what the bytes look
+// like when that fits the kind, else the kind's usual type. Voice notes
+// are always Opus in Ogg and stickers WebP, as WhatsApp requires.
+func mimetype(msg *wa.OutMessage) string {
+	if msg.Mimetype != "" {
+		return msg.Mimetype
+	}
+	detected := detectMimetype(msg.Media)
+	switch msg.Kind {
+	case wa.KindDocument:
+		return detected
+	case wa.KindAudio:
+		if msg.PTT {
+			return "audio/ogg; codecs=opus"
+		}
+		return ifPrefix(detected, "audio/", "audio/mpeg")
+	case wa.KindImage:
+		return ifPrefix(detected, "image/", "image/jpeg")
+	case wa.KindVideo:
+		return ifPrefix(detected, "video/", "video/mp4")
+	}
+	return "image/webp"
+}
+
+// detectMimetype sniffs data; Ogg files are taken to be audio.
+func detectMimetype(data []byte) string {
+	if d := http.DetectContentType(data); d != "application/ogg" {
+		return d
+	}
+	return "audio/ogg"
+}
+
+func ifPrefix(s, prefix, fallback string) string {
+	if strings.HasPrefix(s, prefix) {
+		return s
+	}
+	return fallback
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return new(s)
+}

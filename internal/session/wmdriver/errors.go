@@ -1,0 +1,15 @@
+package wmdriver
+
+import "errors"
+
+// ErrInvalidOpen is returned by Driver.Open for a nil device, a device that
+// belongs to no store container, or a nil handler.
+var ErrInvalidOpen = errors.New("open needs a device from a store container and a handler")
+
+// errPairingStopped ends a QR pairing that Disconnect or a new PairQR
+// interrupted; it reaches the caller as the Err of an "error" QREvent.
+var errPairingStopped = errors.New("qr pairing stopped")
+
+// errPairNotReady is returned by PairPhone when WhatsApp did not offer
+// pairing on the socket within Config.PairReadyTimeout.
+var errPairNotReady = errors.New("whatsapp did not offer pairing in time")

@@ -1,0 +1,194 @@
+package wmdriver
+
+import (
+	"cmp"
+	"context"
+	"strconv"
+	"strings"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/session/wa"
+)
+
+// Inbound message types (event.Message.Type).
+const (
+	typeText     = "text"
+	typeImage    = "image"
+	typeDocument = "document"
+	typeAudio    = "audio"
+	typeVideo    = "video"
+	typeSticker  = "sticker"
+	typeReaction = "reaction"
+	typeLocation = "location"
+	typeContact  = "contact"
+	typeOther    = "other"
+)
+
+// content is what a message carries, whatever its kind.
+type content struct {
+	typ     string
+	text    string
+	replyTo string
+	media   whatsmeow.DownloadableMessage // nil unless an attachment
+	mime    string
+	file    string
+	size    uint64
+}
+
+// message maps an inbound message. evt.Message is already unwrapped by
+// whatsmeow (device-sent, ephemeral, view-once, document-with-caption,
+// edited wrappers). Protocol traffic (edits, revokes, history-sync
+// notifications, bare sender-key distributions) and status updates are
+// not reported.
+func (m mapper) message(evt *events.Message) (wa.Event, bool) {
+	msg := evt.Message
+	if msg == nil || evt.Info.Chat == types.StatusBroadcastJID {
+		return nil, false
+	}
+	c := extract(msg)
+	if c.typ == typeOther && isProtocolOnly(msg) {
+		return nil, false
+	}
+	return wa.Message{Data: messageData(evt.Info, c), Media: m.inboundMedia(c)}, true
+}
+
+func messageData(info types.MessageInfo, c content) event.Message {
+	return event.Message{
+		MessageID: info.ID,
+		Chat:      chatJID(info.MessageSource),
+		Sender:    senderJID(info.MessageSource),
+		PushName:  info.PushName,
+		Timestamp: info.Timestamp.UTC(),
+		IsGroup:   info.Chat.Server == types.GroupServer,
+		FromMe:    info.IsFromMe,
+		Type:      c.typ,
+		Text:      c.text,
+		ReplyTo:   c.replyTo,
+	}
+}
+
+func (m mapper) inboundMedia(c content) *wa.InboundMedia {
+	if c.media == nil {
+		return nil
+	}
+	att, download := c.media, m.download
+	return &wa.InboundMedia{
+		Mimetype: c.mime,
+		Filename: c.file,
+		Size:     int64(c.size),
+		Download: func(ctx context.Context) ([]byte, error) { return download(ctx, att) },
+	}
+}
+
+// isProtocolOnly reports a message of no known kind that is protocol
+// traffic: a protocol message or a bare sender-key distribution.
+func isProtocolOnly(msg *waE2E.Message) bool {
+	return msg.ProtocolMessage != nil || msg.SenderKeyDistributionMessage != nil
+}
+
+// extract finds the content of a message, trying each kind in turn.
+func extract(msg *waE2E.Message) content {
+	for _, try := range []func(*waE2E.Message) (content, bool){textContent, mediaContent, specialContent} {
+		if c, ok := try(msg); ok {
+			return c
+		}
+	}
+	return content{typ: typeOther}
+}
+
+func textContent(msg *waE2E.Message) (content, bool) {
+	if msg.Conversation != nil {
+		return content{typ: typeText, text: msg.GetConversation()}, true
+	}
+	if t := msg.ExtendedTextMessage; t != nil {
+		return content{typ: typeText, text: t.GetText(), replyTo: quoted(t.GetContextInfo())}, true
+	}
+	return content{}, false
+}
+
+func mediaContent(msg *waE2E.Message) (content, bool) {
+	switch {
+	case msg.ImageMessage != nil:
+		i := msg.ImageMessage
+		return attachment(typeImage, i, i.GetCaption(), i.GetMimetype(), "", i.GetFileLength(), i.GetContextInfo()), true
+	case msg.DocumentMessage != nil:
+		d := msg.DocumentMessage
+		name := cmp.Or(d.GetFileName(), d.GetTitle())
+		return attachment(typeDocument, d, d.GetCaption(), d.GetMimetype(), name, d.GetFileLength(), d.GetContextInfo()), true
+	case msg.AudioMessage != nil:
+		a := msg.AudioMessage
+		return attachment(typeAudio, a, "", a.GetMimetype(), "", a.GetFileLength(), a.GetContextInfo()), true
+	case msg.VideoMessage != nil:
+		v := msg.VideoMessage
+		return attachment(typeVideo, v, v.GetCaption(), v.GetMimetype(), "", v.GetFileLength(), v.GetContextInfo()), true
+	case msg.StickerMessage != nil:
+		s := msg.StickerMessage
+		return attachment(typeSticker, s, "", s.GetMimetype(), "", s.GetFileLength(), s.GetContextInfo()), true
+	}
+	return content{}, false
+}
+
+func attachment(typ string, att whatsmeow.DownloadableMessage, text, mime, file string, size uint64, ci *waE2E.ContextInfo) content {
+	return content{typ: typ, text: text, replyTo: quoted(ci), media: att, mime: mime, file: file, size: size}
+}
+
+func specialContent(msg *waE2E.Message) (content, bool) {
+	switch {
+	case msg.ReactionMessage != nil:
+		r := msg.ReactionMessage
+		return content{typ: typeReaction, text: r.GetText(), replyTo: r.GetKey().GetID()}, true
+	case msg.LocationMessage != nil:
+		l := msg.LocationMessage
+		text := location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetName(), l.GetAddress())
+		return content{typ: typeLocation, text: text, replyTo: quoted(l.GetContextInfo())}, true
+	case msg.LiveLocationMessage != nil:
+		l := msg.LiveLocationMessage
+		text := location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetCaption())
+		return content{typ: typeLocation, text: text, replyTo: quoted(l.GetContextInfo())}, true
+	case msg.ContactMessage != nil:
+		c := msg.ContactMessage
+		return content{typ: typeContact, text: contactText(c), replyTo: quoted(c.GetContextInfo())}, true
+	case msg.ContactsArrayMessage != nil:
+		a := msg.ContactsArrayMessage
+		return content{typ: typeContact, text: contactsText(a), replyTo: quoted(a.GetContextInfo())}, true
+	}
+	return content{}, false
+}
+
+// location renders "lat,long" on the first line, then any non-empty labels
+// (name, address, caption) one per line.
+func location(lat, long float64, labels ...string) string {
+	lines := []string{strconv.FormatFloat(lat, 'f', -1, 64) + "," + strconv.FormatFloat(long, 'f', -1, 64)}
+	for _, l := range labels {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// contactText is the contact's vCard, or its display name without one.
+func contactText(c *waE2E.ContactMessage) string {
+	return cmp.Or(c.GetVcard(), c.GetDisplayName())
+}
+
+func contactsText(a *waE2E.ContactsArrayMessage) string {
+	parts := make([]string, 0, len(a.GetContacts()))
+	for _, c := range a.GetContacts() {
+		parts = append(parts, contactText(c))
+	}
+	if len(parts) == 0 {
+		return a.GetDisplayName()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// quoted is the id of the message a reply quotes, or "".
+func quoted(ci *waE2E.ContextInfo) string {
+	return ci.GetStanzaID()
+}

@@ -1,0 +1,196 @@
+// Package worker wires a worker process: Postgres and migrations, NATS and
+// JetStream provisioning, the outbox relay, the session manager with its
+// driver, and the metrics/health endpoints.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/config"
+	"github.com/wabus/wabus/internal/db"
+	"github.com/wabus/wabus/internal/obs"
+	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/send"
+	"github.com/wabus/wabus/internal/session"
+	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/session/wa"
+)
+
+// Run runs a worker until ctx ends, then drains: sessions disconnect and
+// their leases are released, the outbox relay publishes what they wrote, and
+// Run returns nil. It returns an error when start-up fails (Postgres or
+// NATS unreachable for too long, a port taken) or a component fails.
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	logger = logger.With(slog.String("worker", cfg.WorkerID))
+	pool, err := openDB(ctx, cfg.DatabaseURL, logger)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := session.OpenStore(pool, logger)
+	if err := db.Migrate(ctx, pool, session.UpgradeStore(store)); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	nc, err := bus.Connect(cfg.NATSURL, cfg.NATSCreds, "wabus-worker "+cfg.WorkerID, logger)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	names := bus.NewNames(cfg.SubjectPrefix)
+	if err := provision(ctx, js, names, cfg); err != nil {
+		return err
+	}
+	reg := obs.NewRegistry()
+	p := &parts{cfg: cfg, log: logger, pool: pool, nc: nc, js: js, names: names, reg: reg}
+	if err := p.build(store); err != nil {
+		return err
+	}
+	return p.run(ctx)
+}
+
+// openDB connects to Postgres, retrying for up to a minute at start-up.
+func openDB(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pool, err := db.Open(ctx, url)
+		if err == nil {
+			return pool, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, err
+		}
+		logger.WarnContext(ctx, "postgres not reachable yet", slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func provision(ctx context.Context, js jetstream.JetStream, names bus.Names, cfg config.Config) error {
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return bus.Provision(pctx, js, names, bus.Config{SendMaxAge: cfg.SendMaxAge})
+}
+
+// parts are the running components of a worker.
+type parts struct {
+	cfg   config.Config
+	log   *slog.Logger
+	pool  *pgxpool.Pool
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	names bus.Names
+	reg   *prometheus.Registry
+
+	relay   *outbox.Relay
+	manager *session.Manager
+	sender  *send.Pipeline
+	closers []func() error
+}
+
+func (p *parts) build(store sessionStore) error {
+	var err error
+	if p.relay, err = outbox.NewRelay(outbox.RelayConfig{}, p.pool, p.js, p.log, p.reg); err != nil {
+		return err
+	}
+	driver, err := p.driver()
+	if err != nil {
+		return err
+	}
+	p.manager, err = session.New(session.Config{WorkerID: p.cfg.WorkerID, LeaseTTL: p.cfg.LeaseTTL}, session.Deps{
+		Pool: p.pool, Store: store, Driver: driver, NATS: p.nc, JS: p.js, Names: p.names, Logger: p.log, Registry: p.reg,
+		Notify: p.relay.Notify,
+	})
+	if err != nil {
+		return err
+	}
+	p.sender, err = send.New(send.Config{WorkerID: p.cfg.WorkerID, Rate: p.cfg.SendRate, Burst: p.cfg.SendBurst, Notify: p.relay.Notify},
+		p.pool, p.js, p.names, p.log, p.reg)
+	if err != nil {
+		return err
+	}
+	p.manager.AddListener(p.sender)
+	return nil
+}
+
+func (p *parts) driver() (wa.Driver, error) {
+	switch p.cfg.Driver {
+	case "sim":
+		d, err := sim.New(sim.Config{WorkerID: p.cfg.WorkerID, Names: p.names}, p.pool, p.nc, p.log)
+		if err != nil {
+			return nil, err
+		}
+		p.closers = append(p.closers, d.Close)
+		return d, nil
+	default:
+		return newWhatsmeowDriver(p.log), nil
+	}
+}
+
+// run starts everything and stops it in order: sessions first (their
+// send loops settle the job in flight), then the send pipeline's ledger,
+// then the relay (so the last events are published), then the endpoints.
+func (p *parts) run(ctx context.Context) error {
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	sendCtx, stopSend := context.WithCancel(context.WithoutCancel(ctx))
+	var wg, sendWG sync.WaitGroup
+	errs := make(chan error, 4)
+	wg.Go(func() { errs <- named("outbox relay", p.relay.Run(relayCtx)) })
+	sendWG.Go(func() { errs <- named("send pipeline", p.sender.Run(sendCtx)) })
+	wg.Go(func() { errs <- named("metrics server", obs.Serve(httpCtx, p.cfg.MetricsAddr, p.mux(), p.log)) })
+	p.log.InfoContext(ctx, "worker started", slog.String("driver", p.cfg.Driver), slog.String("metrics", p.cfg.MetricsAddr))
+	err := named("session manager", p.manager.Run(ctx))
+	stopSend()
+	sendWG.Wait()
+	stopRelay()
+	stopHTTP()
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		err = errors.Join(err, e)
+	}
+	for _, c := range p.closers {
+		_ = c()
+	}
+	p.log.Info("worker stopped")
+	return err
+}
+
+func named(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (p *parts) mux() http.Handler {
+	mux := http.NewServeMux()
+	obs.Register(mux, p.reg,
+		obs.Check{Name: "postgres", Fn: p.pool.Ping},
+		obs.Check{Name: "nats", Fn: func(context.Context) error {
+			if !p.nc.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		}})
+	return mux
+}

@@ -1,0 +1,177 @@
+// Package workertest runs real workers in the test process (worker.Run on
+// the simulator) against a testenv stack, and drives tenants through the
+// simulator. It is imported only from _test.go files.
+package workertest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wabus/wabus/internal/config"
+	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/worker"
+)
+
+// Config returns a worker configuration for the stack: sim driver, its
+// prefix, database and nats-server, no rate limit, a 3s lease, metrics on a
+// free port.
+func Config(t testing.TB, s *testenv.Stack, id string) config.Config {
+	t.Helper()
+	cfg, err := config.Load(func(string) (string, bool) { return "", false }, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Driver, cfg.WorkerID, cfg.SubjectPrefix = "sim", id, s.Names.Prefix()
+	cfg.DatabaseURL, cfg.NATSURL = s.DBURL, s.NATS.URL()
+	cfg.MetricsAddr = "127.0.0.1:0"
+	cfg.SendRate, cfg.LeaseTTL = 0, 3*time.Second
+	return cfg
+}
+
+// Logger discards logs unless WABUS_TEST_LOG is set.
+func Logger() *slog.Logger {
+	if os.Getenv("WABUS_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// Start runs a worker with cfg until the test ends (or the returned stop
+// is called) and waits until it has registered.
+func Start(t testing.TB, s *testenv.Stack, cfg config.Config) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- worker.Run(ctx, cfg, Logger().With("worker", cfg.WorkerID)) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker %s: %v", cfg.WorkerID, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	testenv.Eventually(t, 30*time.Second, "worker "+cfg.WorkerID+" registered", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("worker %s exited: %v", cfg.WorkerID, err)
+		default:
+		}
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_worker WHERE id = $1`, cfg.WorkerID) == 1
+	})
+	return stop
+}
+
+// Request sends a control or simulator request and decodes the reply.
+func Request(t testing.TB, nc *nats.Conn, subject string, body any) ctl.Reply {
+	t.Helper()
+	var data []byte
+	if body != nil {
+		data, _ = json.Marshal(body)
+	}
+	msg, err := nc.Request(subject, data, 5*time.Second)
+	if err != nil {
+		t.Fatalf("request %s: %v", subject, err)
+	}
+	var rep ctl.Reply
+	if err := json.Unmarshal(msg.Data, &rep); err != nil {
+		t.Fatalf("reply to %s: %q: %v", subject, msg.Data, err)
+	}
+	return rep
+}
+
+// Pair creates tenant and pairs it through the simulator, then waits until
+// it is connected.
+func Pair(t testing.TB, s *testenv.Stack, nc *nats.Conn, tenant string) {
+	t.Helper()
+	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO wabus_tenant (id) VALUES ($1) ON CONFLICT DO NOTHING`, tenant); err != nil {
+		t.Fatal(err)
+	}
+	if rep := Request(t, nc, s.Names.Ctl(tenant, ctl.OpPair), nil); rep.QR == "" {
+		t.Fatalf("pair %s: %+v", tenant, rep)
+	}
+	if rep := Request(t, nc, s.Names.Sim(tenant, "scan"), nil); rep.Error != "" {
+		t.Fatalf("scan %s: %+v", tenant, rep)
+	}
+	WaitState(t, s, tenant, "connected")
+}
+
+// WaitState waits until tenant's recorded state is want.
+func WaitState(t testing.TB, s *testenv.Stack, tenant, want string) {
+	t.Helper()
+	testenv.Eventually(t, 20*time.Second, tenant+" reaches "+want, func() bool {
+		var st string
+		err := s.Pool.QueryRow(context.Background(), `SELECT state FROM wabus_tenant WHERE id = $1`, tenant).Scan(&st)
+		return err == nil && st == want
+	})
+}
+
+// Deliveries collects the simulator's delivered notices of every tenant.
+type Deliveries struct {
+	mu  sync.Mutex
+	all []Delivered
+}
+
+// Delivered is one notice, with its tenant.
+type Delivered struct {
+	Tenant    string
+	MessageID string `json:"message_id"`
+	To        string `json:"to"`
+	Type      string `json:"type"`
+	Text      string `json:"text"`
+	JobID     string `json:"job_id"`
+	Media     *struct {
+		Mimetype string `json:"mimetype"`
+		Filename string `json:"filename"`
+		Size     int    `json:"size"`
+		SHA256   string `json:"sha256"`
+	} `json:"media"`
+}
+
+// WatchDeliveries subscribes to every delivered notice under the stack's prefix.
+func WatchDeliveries(t testing.TB, s *testenv.Stack, nc *nats.Conn) *Deliveries {
+	t.Helper()
+	d := &Deliveries{}
+	sub, err := nc.Subscribe(s.Names.Sim("*", "delivered"), func(m *nats.Msg) {
+		var x Delivered
+		if json.Unmarshal(m.Data, &x) != nil {
+			return
+		}
+		x.Tenant = s.Names.Token(m.Subject, 1)
+		d.mu.Lock()
+		d.all = append(d.all, x)
+		d.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.SetPendingLimits(-1, -1)
+	t.Cleanup(func() { sub.Unsubscribe() })
+	nc.Flush()
+	return d
+}
+
+// All returns the notices so far.
+func (d *Deliveries) All() []Delivered {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Delivered(nil), d.all...)
+}
+
+// Len returns how many notices arrived.
+func (d *Deliveries) Len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.all)
+}
