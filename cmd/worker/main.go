@@ -18,6 +18,9 @@ import (
 func main() {
 	host, _ := os.Hostname()
 	cfg, err := config.Load(os.LookupEnv, host)
+	if err == nil {
+		err = cfg.ValidateWorker()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(2)

@@ -86,8 +86,6 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 	}
 	r.check("WA_SUBJECT_PREFIX", prefixPattern.MatchString(c.SubjectPrefix),
 		"must be dot-separated tokens of letters, digits, '_' or '-'")
-	r.check("WA_WORKER_ID", workerIDPattern.MatchString(c.WorkerID),
-		"must be 1-64 letters, digits, '.', '_' or '-' (set it when the host name is not)")
 	r.check("WA_SEND_RATE", c.SendRate >= 0, "must not be negative")
 	r.check("WA_SEND_BURST", c.SendBurst >= 1, "must be at least 1")
 	r.check("WA_SEND_MAX_AGE", c.SendMaxAge >= time.Minute, "must be at least 1m")
@@ -99,7 +97,19 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 	return c, nil
 }
 
-var workerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+var workerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidateWorker checks what only a worker needs: WA_WORKER_ID must be one
+// subject token (it names the worker's private control subject). It
+// returns a *Error naming the variable.
+func (c Config) ValidateWorker() error {
+	if !workerIDPattern.MatchString(c.WorkerID) {
+		return &Error{Problems: []string{"WA_WORKER_ID: " + strconv.Quote(c.WorkerID) +
+			" must be 1-64 letters, digits, '_' or '-' (set it when the host name is not)"}}
+	}
+	return nil
+}
+
 
 // Error lists every problem Load found, one "VARIABLE: what is wrong" each.
 type Error struct {

@@ -69,3 +69,18 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkerIDMustBeOneSubjectToken(t *testing.T) {
+	for id, ok := range map[string]bool{"w-1": true, "host_2": true, "a.b": false, "": false, "x y": false} {
+		c, err := Load(env(map[string]string{"WA_WORKER_ID": id}), "fallback")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id == "" {
+			c.WorkerID = ""
+		}
+		if got := c.ValidateWorker() == nil; got != ok {
+			t.Errorf("worker id %q accepted=%v, want %v", id, got, ok)
+		}
+	}
+}

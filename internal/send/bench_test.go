@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +22,13 @@ import (
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
-const benchTenants = 1000
+// benchTenants is 1,000 unless WABUS_BENCH_TENANTS says otherwise.
+var benchTenants = func() int {
+	if n, err := strconv.Atoi(os.Getenv("WABUS_BENCH_TENANTS")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}()
 
 // BenchmarkSendEndToEnd publishes b.N jobs round-robin over 1,000 paired
 // sim tenants (rate limit off) and stops the clock when the last sent
@@ -32,7 +40,15 @@ func BenchmarkSendEndToEnd(b *testing.B) {
 	seed(b, s, benchTenants)
 	workertest.Start(b, s, workertest.Config(b, s, "w1"))
 	testenv.Eventually(b, 120*time.Second, "tenants connected", func() bool {
-		return testenv.QueryInt(b, s.Pool, `SELECT count(*) FROM wabus_tenant WHERE state = 'connected'`) == benchTenants
+		return testenv.QueryInt(b, s.Pool, `SELECT count(*) FROM wabus_tenant WHERE state = 'connected'`) == int64(benchTenants)
+	})
+	testenv.Eventually(b, 300*time.Second, "send consumers bound", func() bool {
+		st, err := s.JS.Stream(context.Background(), s.Names.SendStream())
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(context.Background())
+		return err == nil && info.State.Consumers == benchTenants
 	})
 	nc := s.NATS.Conn(b)
 	published := make([]time.Time, b.N)

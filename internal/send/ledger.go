@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,7 +48,6 @@ type record struct {
 	job    string // "" for a dead letter without a usable job id
 	entry  entry
 	msgs   []outbox.Message
-	done   chan error
 }
 
 // errFenced: the lease moved on; nothing was recorded.
@@ -70,111 +68,35 @@ const writeLetter = `INSERT INTO wabus_outbox (event_id, subject, payload, heade
 SELECT o.* FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[]) AS o
 WHERE EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $5 AND owner = $6 AND epoch = $7)`
 
-// ledger commits records in batches: every record of a batch in one
-// transaction, so that Postgres commits, not round trips, set the pace.
+// ledger records outcomes through the worker's shared outbox writer, so
+// that outcomes of many tenants commit together.
 type ledger struct {
-	pool   *pgxpool.Pool
+	w      *outbox.Writer
 	worker string
-	notify func()
-	in     chan *record
-	max    int
 }
 
-func newLedger(pool *pgxpool.Pool, worker string, notify func()) *ledger {
-	return &ledger{pool: pool, worker: worker, notify: notify, in: make(chan *record, 4096), max: 256}
-}
-
-// commit queues r and waits until it is durable (nil), fenced (errFenced)
-// or failed.
+// commit records r and returns once it is durable (nil), fenced
+// (errFenced: the lease moved on, nothing was written) or failed.
 func (l *ledger) commit(ctx context.Context, r *record) error {
-	r.done = make(chan error, 1)
-	select {
-	case l.in <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return <-r.done // the writers always answer
-}
-
-// run writes batches with n concurrent writers until ctx ends and the
-// queue is empty.
-func (l *ledger) run(ctx context.Context, n int) {
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() { l.writer(ctx) })
-	}
-	wg.Wait()
-}
-
-func (l *ledger) writer(ctx context.Context) {
-	for {
-		var first *record
-		select {
-		case first = <-l.in:
-		case <-ctx.Done():
-			return
-		}
-		batch := []*record{first}
-	fill:
-		for len(batch) < l.max {
-			select {
-			case r := <-l.in:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		l.write(context.WithoutCancel(ctx), batch)
-	}
-}
-
-// write commits a batch and answers each record.
-func (l *ledger) write(ctx context.Context, batch []*record) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	fenced := make([]bool, len(batch))
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, r := range batch {
-			l.queue(b, r)
-		}
-		res := tx.SendBatch(ctx, b)
-		for i := range batch {
-			tag, err := res.Exec()
-			if err != nil {
-				res.Close()
-				return err
-			}
-			fenced[i] = tag.RowsAffected() == 0
-		}
-		return res.Close()
-	})
-	if err == nil {
-		l.notify()
-	}
-	for i, r := range batch {
-		switch {
-		case err != nil:
-			r.done <- fmt.Errorf("commit ledger: %w", err)
-		case fenced[i]:
-			r.done <- errFenced
-		default:
-			r.done <- nil
-		}
-	}
-}
-
-func (l *ledger) queue(b *pgx.Batch, r *record) {
 	cols := outbox.Columns(r.msgs...)
+	var rows int64
+	var err error
 	if r.job == "" {
-		b.Queue(writeLetter, cols[0], cols[1], cols[2], cols[3], r.tenant, l.worker, r.epoch)
-		return
+		rows, err = l.w.Do(ctx, writeLetter, cols[0], cols[1], cols[2], cols[3], r.tenant, l.worker, r.epoch)
+	} else {
+		e := r.entry
+		var sentAt *time.Time
+		if !e.sentAt.IsZero() {
+			sentAt = &e.sentAt
+		}
+		rows, err = l.w.Do(ctx, writeOutcome, r.tenant, r.job, e.messageID, e.status, e.attempts, e.lastError, e.code,
+			e.eventID, e.recipient, sentAt, l.worker, r.epoch, cols[0], cols[1], cols[2], cols[3])
 	}
-	e := r.entry
-	var sentAt *time.Time
-	if !e.sentAt.IsZero() {
-		sentAt = &e.sentAt
+	switch {
+	case err != nil:
+		return fmt.Errorf("commit ledger: %w", err)
+	case rows == 0:
+		return errFenced
 	}
-	b.Queue(writeOutcome, r.tenant, r.job, e.messageID, e.status, e.attempts, e.lastError, e.code, e.eventID, e.recipient, sentAt,
-		l.worker, r.epoch, cols[0], cols[1], cols[2], cols[3])
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wabus/wabus/internal/session"
@@ -128,7 +129,7 @@ func (l *loop) fetch(cons jetstream.Consumer) (jetstream.Msg, error) {
 	for m := range batch.Messages() {
 		got = m
 	}
-	if err := batch.Error(); err != nil && got == nil && ctx.Err() == nil {
+	if err := batch.Error(); err != nil && got == nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
 		return nil, err
 	}
 	return got, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/session"
 )
 
@@ -35,11 +36,6 @@ type Config struct {
 	RetryDelay time.Duration
 	// FetchWait is how long one fetch waits for a job. Defaults to 5s.
 	FetchWait time.Duration
-	// Writers is how many ledger transactions may be in flight. Defaults to 4.
-	Writers int
-	// Notify is called after outcomes were committed to the outbox (the
-	// relay's Notify). Optional.
-	Notify func()
 }
 
 func (c Config) withDefaults() Config {
@@ -55,12 +51,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FetchWait <= 0 {
 		c.FetchWait = 5 * time.Second
-	}
-	if c.Writers <= 0 {
-		c.Writers = 4
-	}
-	if c.Notify == nil {
-		c.Notify = func() {}
 	}
 	return c
 }
@@ -86,9 +76,9 @@ type Pipeline struct {
 	wg    sync.WaitGroup
 }
 
-// New returns a pipeline. It returns an error when cfg has no worker id or
-// the metrics cannot be registered.
-func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, names bus.Names, logger *slog.Logger, reg prometheus.Registerer) (*Pipeline, error) {
+// New returns a pipeline that records outcomes through w. It returns an
+// error when cfg has no worker id or the metrics cannot be registered.
+func New(cfg Config, pool *pgxpool.Pool, w *outbox.Writer, js jetstream.JetStream, names bus.Names, logger *slog.Logger, reg prometheus.Registerer) (*Pipeline, error) {
 	if cfg.WorkerID == "" {
 		return nil, errors.New("send: config has no worker id")
 	}
@@ -99,26 +89,22 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, names bus.Names
 	return &Pipeline{
 		cfg: cfg.withDefaults(), pool: pool, js: js, names: names, metrics: m,
 		log:     logger.With(slog.String("component", "send")),
-		ledger:  newLedger(pool, cfg.WorkerID, cfg.withDefaults().Notify),
+		ledger:  &ledger{w: w, worker: cfg.WorkerID},
 		numbers: newNumberCache(24 * time.Hour),
 		ready:   make(chan struct{}),
 		loops:   map[string]*loop{},
 	}, nil
 }
 
-// Run commits outcomes until ctx ends and every tenant loop has stopped.
-// Start it before the session manager so that Connected finds it running.
+// Run serves tenants until ctx ends and every tenant loop has stopped.
+// Start it before the session manager so that Connected finds it running,
+// and keep the outbox writer running until it returns.
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.runCtx = ctx
 	close(p.ready)
-	ledgerCtx, stopLedger := context.WithCancel(context.WithoutCancel(ctx))
-	var lw sync.WaitGroup
-	lw.Go(func() { p.ledger.run(ledgerCtx, p.cfg.Writers) })
 	<-ctx.Done()
 	p.stopAll()
 	p.wg.Wait()
-	stopLedger()
-	lw.Wait()
 	return nil
 }
 

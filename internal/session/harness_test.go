@@ -66,16 +66,20 @@ func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts 
 	if err != nil {
 		t.Fatal(err)
 	}
+	writer := outbox.NewWriter(s.Pool, relay.Notify)
 	m, err := New(cfg, Deps{Pool: s.Pool, Store: OpenStore(s.Pool, log), Driver: driver, NATS: nc, JS: js, Names: s.Names,
-		Logger: log, Registry: reg, Notify: relay.Notify})
+		Logger: log, Registry: reg, Writer: writer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { relay.Run(ctx) })
+	wg.Go(func() { writer.Run(ctx, 2) })
 	mctx, mcancel := context.WithCancel(context.Background())
+	mdone := make(chan struct{})
 	wg.Go(func() {
+		defer close(mdone)
 		if err := m.Run(mctx); err != nil {
 			t.Errorf("manager %s: %v", id, err)
 		}
@@ -85,6 +89,7 @@ func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts 
 	w.stop = func() {
 		once.Do(func() {
 			mcancel()
+			<-mdone
 			// let the relay publish the last state changes
 			testenv.Eventually(t, 10*time.Second, "outbox drained", func() bool {
 				return testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_outbox") == 0

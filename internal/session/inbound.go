@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wabus/wabus/internal/bus"
@@ -68,12 +67,10 @@ func (m *Manager) storeEvent(ctx context.Context, s *Session, kind, typ, id stri
 		s.log.ErrorContext(ctx, "encode event", slog.String("error", err.Error()))
 		return false
 	}
-	err = pgx.BeginFunc(ctx, m.deps.Pool, func(tx pgx.Tx) error { return outbox.Enqueue(ctx, tx, msg) })
-	if err != nil {
+	if err := m.deps.Writer.Enqueue(ctx, msg); err != nil {
 		s.log.WarnContext(ctx, "inbound event not stored; whatsapp will redeliver", slog.String("kind", kind), slog.String("error", err.Error()))
 		return false
 	}
-	m.deps.Notify()
 	m.metrics.inbound.WithLabelValues(kind).Inc()
 	return true
 }

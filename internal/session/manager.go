@@ -16,6 +16,7 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/lease"
+	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
@@ -67,9 +68,9 @@ type Deps struct {
 	Names    bus.Names
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
-	// Notify is called after events were committed to the outbox (the
-	// relay's Notify). Optional.
-	Notify func()
+	// Writer commits state changes and inbound events with their outbox
+	// rows, batched with the rest of the worker's writes.
+	Writer *outbox.Writer
 }
 
 // Listener is told when this worker starts and stops serving a tenant, so
@@ -104,13 +105,10 @@ type Manager struct {
 // New builds a Manager. It returns an error when required dependencies are
 // missing or metrics cannot be registered.
 func New(cfg Config, deps Deps) (*Manager, error) {
-	if cfg.WorkerID == "" || deps.Pool == nil || deps.Store == nil || deps.Driver == nil || deps.NATS == nil || deps.JS == nil {
-		return nil, errors.New("session: worker id, pool, store, driver, nats and jetstream are required")
+	if cfg.WorkerID == "" || deps.Pool == nil || deps.Store == nil || deps.Driver == nil || deps.NATS == nil || deps.JS == nil || deps.Writer == nil {
+		return nil, errors.New("session: worker id, pool, store, driver, nats, jetstream and writer are required")
 	}
 	cfg = cfg.withDefaults()
-	if deps.Notify == nil {
-		deps.Notify = func() {}
-	}
 	m := &Manager{
 		cfg: cfg, deps: deps,
 		log:      deps.Logger.With(slog.String("component", "session")),

@@ -118,10 +118,12 @@ func (p *pairing) onEvent(ctx context.Context, ev wa.Event) step {
 		if !s.m.setDevice(ctx, s, ev.JID) {
 			return s.fenced
 		}
-		s.publishPairing(ctl.PairingEvent{Event: ctl.PairingPaired, JID: ev.JID})
 	case wa.Connected:
+		// recorded first, so that whoever sees "paired" finds the tenant connected
+		next := s.loggedIn(ctx, ev.JID)
 		s.publishPairing(ctl.PairingEvent{Event: ctl.PairingState, State: StateConnected})
-		if next := s.loggedIn(ctx, ev.JID); next != nil {
+		s.publishPairing(ctl.PairingEvent{Event: ctl.PairingPaired, JID: ev.JID})
+		if next != nil {
 			return next
 		}
 		return s.online

@@ -28,13 +28,19 @@ type change struct {
 // it holds the lease under the epoch it was granted.
 const fence = `EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)`
 
-const updateState = `UPDATE wabus_tenant SET state = $4, jid = $5, worker = $2, since = now(), last_error = $6,
-	reconnects = reconnects + $7, ban_expires = $8,
-	device_jid = CASE WHEN $9 THEN NULL ELSE device_jid END
-WHERE id = $1 AND ` + fence
+// updateState writes the new state and, only when the fence holds, the
+// session event: no rows inserted means a newer owner exists.
+const updateState = `WITH u AS (
+	UPDATE wabus_tenant SET state = $4, jid = $5, worker = $2, since = now(), last_error = $6,
+		reconnects = reconnects + $7, ban_expires = $8,
+		device_jid = CASE WHEN $9 THEN NULL ELSE device_jid END
+	WHERE id = $1 AND ` + fence + `
+	RETURNING 1)
+INSERT INTO wabus_outbox (event_id, subject, payload, headers)
+SELECT o.* FROM unnest($10::text[], $11::text[], $12::bytea[], $13::bytea[]) AS o, u`
 
 // transition records c in wabus_tenant and as a session event, in one
-// transaction fenced by the lease. It returns false only when a newer owner
+// statement fenced by the lease. It returns false only when a newer owner
 // exists; a database error is logged and the session carries on.
 func (s *Session) transition(ctx context.Context, c change) bool {
 	s.mu.Lock()
@@ -56,40 +62,24 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 	ev, err := event.New(s.tenant, event.TypeSession, event.RandomID(), "", time.Now(), event.Session{
 		State: c.state, JID: jid, Reason: c.reason, Worker: s.m.cfg.WorkerID,
 	})
-	if err != nil {
+	msg, merr := outbox.Event(s.m.deps.Names.Event(s.tenant, bus.KindSession), ev)
+	if err = errors.Join(err, merr); err != nil {
 		s.log.ErrorContext(ctx, "build session event", slog.String("error", err.Error()))
 		return true
 	}
-	fenced := false
-	err = pgx.BeginFunc(ctx, s.m.deps.Pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, updateState, s.tenant, s.m.cfg.WorkerID, s.lease.Epoch,
-			c.state, jid, c.reason, reconnect, ban, c.clearDevice)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			fenced = true
-			return errFenced
-		}
-		msg, err := outbox.Event(s.m.deps.Names.Event(s.tenant, bus.KindSession), ev)
-		if err != nil {
-			return err
-		}
-		return outbox.Enqueue(ctx, tx, msg)
-	})
+	cols := outbox.Columns(msg)
+	rows, err := s.m.deps.Writer.Do(ctx, updateState, s.tenant, s.m.cfg.WorkerID, s.lease.Epoch,
+		c.state, jid, c.reason, reconnect, ban, c.clearDevice, cols[0], cols[1], cols[2], cols[3])
 	switch {
-	case fenced:
-		return false
 	case err != nil && ctx.Err() == nil:
 		s.log.WarnContext(ctx, "session state not recorded", slog.String("state", c.state), slog.String("error", err.Error()))
+	case err == nil && rows == 0:
+		return false
 	case err == nil:
-		s.m.deps.Notify()
 		s.log.InfoContext(ctx, "session state", slog.String("state", c.state), slog.String("reason", c.reason))
 	}
 	return true
 }
-
-var errFenced = errors.New("lease fenced: a newer owner exists")
 
 const setDevice = `UPDATE wabus_tenant SET device_jid = $4, jid = $4 WHERE id = $1 AND ` + fence
 

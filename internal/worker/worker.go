@@ -101,6 +101,7 @@ type parts struct {
 	reg   *prometheus.Registry
 
 	relay   *outbox.Relay
+	writer  *outbox.Writer
 	manager *session.Manager
 	sender  *send.Pipeline
 	closers []func() error
@@ -111,19 +112,20 @@ func (p *parts) build(store sessionStore) error {
 	if p.relay, err = outbox.NewRelay(outbox.RelayConfig{}, p.pool, p.js, p.log, p.reg); err != nil {
 		return err
 	}
+	p.writer = outbox.NewWriter(p.pool, p.relay.Notify)
 	driver, err := p.driver()
 	if err != nil {
 		return err
 	}
 	p.manager, err = session.New(session.Config{WorkerID: p.cfg.WorkerID, LeaseTTL: p.cfg.LeaseTTL}, session.Deps{
 		Pool: p.pool, Store: store, Driver: driver, NATS: p.nc, JS: p.js, Names: p.names, Logger: p.log, Registry: p.reg,
-		Notify: p.relay.Notify,
+		Writer: p.writer,
 	})
 	if err != nil {
 		return err
 	}
-	p.sender, err = send.New(send.Config{WorkerID: p.cfg.WorkerID, Rate: p.cfg.SendRate, Burst: p.cfg.SendBurst, Notify: p.relay.Notify},
-		p.pool, p.js, p.names, p.log, p.reg)
+	p.sender, err = send.New(send.Config{WorkerID: p.cfg.WorkerID, Rate: p.cfg.SendRate, Burst: p.cfg.SendBurst},
+		p.pool, p.writer, p.js, p.names, p.log, p.reg)
 	if err != nil {
 		return err
 	}
@@ -152,15 +154,19 @@ func (p *parts) run(ctx context.Context) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	sendCtx, stopSend := context.WithCancel(context.WithoutCancel(ctx))
-	var wg, sendWG sync.WaitGroup
+	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	var wg, sendWG, writerWG sync.WaitGroup
 	errs := make(chan error, 4)
 	wg.Go(func() { errs <- named("outbox relay", p.relay.Run(relayCtx)) })
+	writerWG.Go(func() { p.writer.Run(writerCtx, 4) })
 	sendWG.Go(func() { errs <- named("send pipeline", p.sender.Run(sendCtx)) })
 	wg.Go(func() { errs <- named("metrics server", obs.Serve(httpCtx, p.cfg.MetricsAddr, p.mux(), p.log)) })
 	p.log.InfoContext(ctx, "worker started", slog.String("driver", p.cfg.Driver), slog.String("metrics", p.cfg.MetricsAddr))
 	err := named("session manager", p.manager.Run(ctx))
 	stopSend()
 	sendWG.Wait()
+	stopWriter()
+	writerWG.Wait()
 	stopRelay()
 	stopHTTP()
 	wg.Wait()

@@ -27,7 +27,7 @@ type Config struct {
 	// the last. Defaults to WhatsApp's: 60s, then five of 20s.
 	QRTimeouts []time.Duration
 	// ReceiptDelay is how long receipts are batched before they are sent.
-	// Defaults to 100ms.
+	// Defaults to 1s.
 	ReceiptDelay time.Duration
 	// RetryDelay is how long an unacknowledged inbound message waits before
 	// it is delivered again. Defaults to 500ms.
@@ -39,7 +39,7 @@ func (c Config) withDefaults() Config {
 		c.QRTimeouts = []time.Duration{60 * time.Second, 20 * time.Second, 20 * time.Second, 20 * time.Second, 20 * time.Second, 20 * time.Second}
 	}
 	if c.ReceiptDelay <= 0 {
-		c.ReceiptDelay = 100 * time.Millisecond
+		c.ReceiptDelay = time.Second
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = 500 * time.Millisecond

@@ -1,0 +1,136 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wabus/wabus/internal/ctl"
+)
+
+// removal is what deleting a tenant did.
+type removal struct {
+	// LoggedOut is true when the owning worker confirmed the logout from
+	// WhatsApp; false when the tenant had no device or no worker answered
+	// (its credentials are deleted all the same).
+	LoggedOut bool
+}
+
+// removeTenant logs tenant out of WhatsApp through its owner when it has a
+// device, then deletes its credentials, the tenant (its lease cascades) and
+// the jobs still waiting in the send stream, which could otherwise be sent
+// for a new tenant of the same id. It returns a 404 *apiError for an
+// unknown tenant.
+func (s *Server) removeTenant(ctx context.Context, tenant string) (removal, error) {
+	device, ok, err := s.deviceJID(ctx, tenant)
+	if err != nil {
+		return removal{}, err
+	}
+	if !ok {
+		return removal{}, notFound(tenant)
+	}
+	var res removal
+	if device != "" {
+		res.LoggedOut = s.logout(ctx, tenant)
+	}
+	// Past this point the deletion finishes even if the client goes away.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.deleteTenant(dctx, tenant, device); err != nil {
+		return removal{}, err
+	}
+	s.purgeJobs(dctx, tenant)
+	return res, nil
+}
+
+// logout asks the owner to log tenant out; it reports whether it did.
+func (s *Server) logout(ctx context.Context, tenant string) bool {
+	rep, err := s.control(ctx, tenant, ctl.OpLogout, nil)
+	if err == nil {
+		err = ctlError(rep)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "logout not confirmed; deleting credentials anyway",
+			slog.String("tenant", tenant), slog.String("error", err.Error()))
+		return false
+	}
+	return true
+}
+
+const (
+	lockTenant   = `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1 FOR UPDATE`
+	deleteTenant = `DELETE FROM wabus_tenant WHERE id = $1`
+	// whatsmeow's tables exist once a worker has upgraded its store.
+	whatsmeowTables = `SELECT to_regclass('whatsmeow_device') IS NOT NULL, to_regclass('whatsmeow_privacy_tokens') IS NOT NULL`
+	// whatsmeow's per-device tables reference whatsmeow_device with ON
+	// DELETE CASCADE, except whatsmeow_privacy_tokens.
+	deleteDevice        = `DELETE FROM whatsmeow_device WHERE jid = ANY($1)`
+	deletePrivacyTokens = `DELETE FROM whatsmeow_privacy_tokens WHERE our_jid = ANY($1)`
+)
+
+// deleteTenant deletes the tenant row and the credentials of device (read
+// before the logout, which clears it) and of whatever device the row names
+// now, in one transaction.
+func (s *Server) deleteTenant(ctx context.Context, tenant, device string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var current string
+		if err := tx.QueryRow(ctx, lockTenant, tenant).Scan(&current); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("lock tenant: %w", err)
+		}
+		jids := slices.Compact(slices.Sorted(slices.Values([]string{device, current})))
+		jids = slices.DeleteFunc(jids, func(j string) bool { return j == "" })
+		if err := deleteCredentials(ctx, tx, jids); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, deleteTenant, tenant); err != nil {
+			return fmt.Errorf("delete tenant: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete tenant %s: %w", tenant, err)
+	}
+	return nil
+}
+
+func deleteCredentials(ctx context.Context, tx pgx.Tx, jids []string) error {
+	if len(jids) == 0 {
+		return nil
+	}
+	var devices, tokens bool
+	if err := tx.QueryRow(ctx, whatsmeowTables).Scan(&devices, &tokens); err != nil {
+		return fmt.Errorf("look up device tables: %w", err)
+	}
+	if devices {
+		if _, err := tx.Exec(ctx, deleteDevice, jids); err != nil {
+			return fmt.Errorf("delete credentials: %w", err)
+		}
+	}
+	if tokens {
+		if _, err := tx.Exec(ctx, deletePrivacyTokens, jids); err != nil {
+			return fmt.Errorf("delete privacy tokens: %w", err)
+		}
+	}
+	return nil
+}
+
+// purgeJobs drops the tenant's jobs still waiting in the send stream. A
+// failure is logged: the jobs then expire with the stream's max age.
+func (s *Server) purgeJobs(ctx context.Context, tenant string) {
+	err := func() error {
+		stream, err := s.js.Stream(ctx, s.names.SendStream())
+		if err != nil {
+			return err
+		}
+		return stream.Purge(ctx, jetstream.WithPurgeSubject(s.names.Send(tenant)))
+	}()
+	if err != nil {
+		s.log.WarnContext(ctx, "purge deleted tenant's jobs", slog.String("tenant", tenant), slog.String("error", err.Error()))
+	}
+}

@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/qrcode"
+)
+
+// pairWatch receives the pairing events the owner publishes for a tenant.
+// It is made before pairing is asked for, so no event is missed.
+type pairWatch struct {
+	sub *nats.Subscription
+	ch  chan *nats.Msg
+}
+
+func (s *Server) watchPairing(tenant string) (*pairWatch, error) {
+	ch := make(chan *nats.Msg, 64)
+	sub, err := s.nc.ChanSubscribe(s.names.Pairing(tenant), ch)
+	if err != nil {
+		return nil, errorf(http.StatusServiceUnavailable, CodeUnavailable, "subscribe to pairing events: %v", err)
+	}
+	return &pairWatch{sub: sub, ch: ch}, nil
+}
+
+func (p *pairWatch) stop() { _ = p.sub.Unsubscribe() }
+
+// next returns the next pairing event; ok is false when ctx ended or
+// timeout (if set) fired first.
+func (p *pairWatch) next(ctx context.Context, timeout <-chan time.Time) (ctl.PairingEvent, bool) {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctl.PairingEvent{}, false
+		case <-timeout:
+			return ctl.PairingEvent{}, false
+		case m := <-p.ch:
+			var ev ctl.PairingEvent
+			if json.Unmarshal(m.Data, &ev) == nil {
+				return ev, true
+			}
+		}
+	}
+}
+
+// startPairing asks the owner to pair tenant. The reply carries the current
+// QR code, or the state and JID of a tenant that is paired already, or
+// neither when the first code is not there yet (the owner answered
+// timeout; the code comes as a pairing event). Other control errors are
+// returned as *apiError.
+func (s *Server) startPairing(ctx context.Context, tenant string) (ctl.Reply, error) {
+	rep, err := s.control(ctx, tenant, ctl.OpPair, nil)
+	if err != nil {
+		return ctl.Reply{}, err
+	}
+	if rep.Code == ctl.CodeTimeout {
+		return ctl.Reply{State: "pairing"}, nil
+	}
+	if err := ctlError(rep); err != nil {
+		return ctl.Reply{}, err
+	}
+	if rep.QR == "" && rep.State != "pairing" && rep.JID == "" {
+		rep.JID = s.knownJID(ctx, tenant)
+	}
+	return rep, nil
+}
+
+// paired reports whether a pair reply says the tenant is paired already.
+func paired(rep ctl.Reply) bool { return rep.QR == "" && rep.State != "pairing" }
+
+const selectJID = `SELECT coalesce(nullif(jid, ''), device_jid, '') FROM wabus_tenant WHERE id = $1`
+
+// knownJID returns the tenant's recorded JID, or "".
+func (s *Server) knownJID(ctx context.Context, tenant string) string {
+	var jid string
+	_ = s.pool.QueryRow(ctx, selectJID, tenant).Scan(&jid)
+	return jid
+}
+
+// qrDataURL renders code as a PNG data URL.
+func (s *Server) qrDataURL(code string) (string, error) {
+	png, err := qrcode.PNG(code, s.cfg.QRScale)
+	if err != nil {
+		return "", fmt.Errorf("render qr code: %w", err)
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(png), nil
+}
+
+// phoneRequest is the body of POST /v1/sessions/{tenant}/pair-phone.
+type phoneRequest struct {
+	Phone string `json:"phone"`
+}
+
+// pairPhone answers POST /v1/sessions/{tenant}/pair-phone with the phone
+// pairing code the user types on the phone: {"code": "ABCD-EFGH"}.
+func (s *Server) pairPhone(w http.ResponseWriter, r *http.Request, tenant string) error {
+	var body phoneRequest
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	phone := strings.TrimSpace(body.Phone)
+	if phone == "" {
+		return errorf(http.StatusBadRequest, ctl.CodeInvalidPhone, "phone is required")
+	}
+	if err := s.mustExist(r.Context(), tenant); err != nil {
+		return err
+	}
+	code, err := s.pairCode(r.Context(), tenant, phone)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"code": code})
+	return nil
+}
+
+// pairCode asks the owner for a phone pairing code. Pairing starts with
+// the request; while the owner waits for the connection to be ready it
+// answers timeout, and the request is repeated until QRWait has passed.
+func (s *Server) pairCode(ctx context.Context, tenant, phone string) (string, error) {
+	deadline := time.Now().Add(s.cfg.QRWait)
+	for {
+		rep, err := s.control(ctx, tenant, ctl.OpPairPhone, &ctl.Request{Phone: phone})
+		if err != nil {
+			return "", err
+		}
+		if rep.Code == ctl.CodeTimeout && time.Now().Before(deadline) {
+			continue
+		}
+		if err := ctlError(rep); err != nil {
+			return "", err
+		}
+		if rep.PairCode == "" {
+			return "", errorf(http.StatusBadGateway, CodeUnavailable, "the worker answered without a pairing code")
+		}
+		return rep.PairCode, nil
+	}
+}

@@ -1,0 +1,153 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Session is a session as admin shows it (CONTRACT).
+type Session struct {
+	Tenant string `json:"tenant"`
+	// State is the recorded state, except that a state a worker must be
+	// busy with (pairing, connecting, connected) shows "disconnected" once
+	// the owner's lease is missing or expired.
+	State  string `json:"state"`
+	JID    string `json:"jid"`
+	Worker string `json:"worker"`
+	// Since is when the state last changed; null only in the old API's
+	// status of an unknown tenant.
+	Since      *time.Time `json:"since"`
+	LastError  string     `json:"last_error"`
+	Reconnects int64      `json:"reconnects"`
+	// PendingJobs is the number of jobs waiting in the send stream, or nil
+	// (JSON null) when NATS could not be asked.
+	PendingJobs *uint64 `json:"pending_jobs"`
+
+	paired bool // the tenant has credentials (device_jid)
+}
+
+// Session states that need a live owner.
+var ownedStates = map[string]bool{"pairing": true, "connecting": true, "connected": true}
+
+const selectSessions = `SELECT t.id, t.state, t.jid, t.worker, t.since, t.last_error, t.reconnects,
+	t.device_jid IS NOT NULL, coalesce(l.expires_at >= now(), false)
+FROM wabus_tenant t LEFT JOIN wabus_lease l ON l.tenant = t.id`
+
+// sessions reads the sessions of every tenant (tenant == "") or of one.
+// It does not fill PendingJobs.
+func (s *Server) sessions(ctx context.Context, tenant string) ([]Session, error) {
+	q, args := selectSessions+` ORDER BY t.id`, []any(nil)
+	if tenant != "" {
+		q, args = selectSessions+` WHERE t.id = $1`, []any{tenant}
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query sessions: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanSession)
+	if err != nil {
+		return nil, fmt.Errorf("read sessions: %w", err)
+	}
+	return out, nil
+}
+
+func scanSession(row pgx.CollectableRow) (Session, error) {
+	var v Session
+	var live bool
+	var since time.Time
+	err := row.Scan(&v.Tenant, &v.State, &v.JID, &v.Worker, &since, &v.LastError, &v.Reconnects, &v.paired, &live)
+	if ownedStates[v.State] && !live {
+		v.State = "disconnected"
+	}
+	since = since.UTC()
+	v.Since = &since
+	return v, err
+}
+
+// session returns one tenant's session with its pending jobs; ok is false
+// for an unknown tenant.
+func (s *Server) session(ctx context.Context, tenant string) (Session, bool, error) {
+	list, err := s.sessions(ctx, tenant)
+	if err != nil || len(list) == 0 {
+		return Session{}, false, err
+	}
+	s.fillPending(ctx, list, s.names.Send(tenant))
+	return list[0], true, nil
+}
+
+// fillPending sets PendingJobs from the send stream's per-subject counts
+// for filter (one tenant's subject or all of them). It leaves them nil when
+// NATS does not answer within 2s.
+func (s *Server) fillPending(ctx context.Context, list []Session, filter string) {
+	counts, err := s.pendingJobs(ctx, filter)
+	if err != nil {
+		return
+	}
+	for i := range list {
+		n := counts[s.names.Send(list[i].Tenant)]
+		list[i].PendingJobs = &n
+	}
+}
+
+func (s *Server) pendingJobs(ctx context.Context, filter string) (map[string]uint64, error) {
+	if !s.nc.IsConnected() {
+		return nil, errors.New("nats not connected")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	stream, err := s.js.Stream(ctx, s.names.SendStream())
+	if err != nil {
+		return nil, fmt.Errorf("open send stream: %w", err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return nil, fmt.Errorf("send stream info: %w", err)
+	}
+	return info.State.Subjects, nil
+}
+
+const insertTenant = `INSERT INTO wabus_tenant (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`
+
+// createTenant creates tenant as unpaired; created is false when it
+// existed already.
+func (s *Server) createTenant(ctx context.Context, tenant string) (created bool, err error) {
+	tag, err := s.pool.Exec(ctx, insertTenant, tenant)
+	if err != nil {
+		return false, fmt.Errorf("create tenant: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+const tenantExists = `SELECT EXISTS (SELECT 1 FROM wabus_tenant WHERE id = $1)`
+
+// mustExist returns a 404 *apiError for an unknown tenant.
+func (s *Server) mustExist(ctx context.Context, tenant string) error {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, tenantExists, tenant).Scan(&ok); err != nil {
+		return fmt.Errorf("look up tenant: %w", err)
+	}
+	if !ok {
+		return notFound(tenant)
+	}
+	return nil
+}
+
+const selectDevice = `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1`
+
+// deviceJID returns the tenant's device JID ("" when not paired); ok is
+// false for an unknown tenant.
+func (s *Server) deviceJID(ctx context.Context, tenant string) (jid string, ok bool, err error) {
+	err = s.pool.QueryRow(ctx, selectDevice, tenant).Scan(&jid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read device: %w", err)
+	}
+	return jid, true, nil
+}
