@@ -110,7 +110,6 @@ func (c Config) ValidateWorker() error {
 	return nil
 }
 
-
 // Error lists every problem Load found, one "VARIABLE: what is wrong" each.
 type Error struct {
 	Problems []string
