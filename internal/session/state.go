@@ -123,17 +123,25 @@ func (m *Manager) loadDevice(ctx context.Context, jid string) (*store.Device, er
 }
 
 // deleteDevice removes the tenant's credentials from the device store, if
-// any are left (the driver usually did it already).
+// any are left (the driver usually did it already), and whatsmeow's privacy
+// tokens, which do not cascade from the device row.
 func (m *Manager) deleteDevice(ctx context.Context, tenant string) {
 	jid, err := m.deviceJID(ctx, tenant)
 	if err != nil || jid == "" {
 		return
 	}
-	dev, err := m.loadDevice(ctx, jid)
-	if err != nil || dev == nil {
-		return
+	if dev, err := m.loadDevice(ctx, jid); err == nil && dev != nil {
+		if err := m.deps.Store.DeleteDevice(ctx, dev); err != nil {
+			m.log.WarnContext(ctx, "delete credentials failed", slog.String("tenant", tenant), slog.String("error", err.Error()))
+		}
 	}
-	if err := m.deps.Store.DeleteDevice(ctx, dev); err != nil {
-		m.log.WarnContext(ctx, "delete credentials failed", slog.String("tenant", tenant), slog.String("error", err.Error()))
+	jids := []string{jid}
+	if parsed, err := types.ParseJID(jid); err == nil {
+		jids = append(jids, parsed.ToNonAD().String())
+	}
+	if _, err := m.deps.Pool.Exec(ctx, deletePrivacyTokens, jids); err != nil {
+		m.log.WarnContext(ctx, "delete privacy tokens failed", slog.String("tenant", tenant), slog.String("error", err.Error()))
 	}
 }
+
+const deletePrivacyTokens = `DELETE FROM whatsmeow_privacy_tokens WHERE our_jid = ANY($1)`
