@@ -49,7 +49,7 @@ func (p *Pipeline) handle(l *loop, msg jetstream.Msg) {
 		w.fail(jobErr(err))
 		return
 	}
-	prev, err := lookup(l.ctx, p.pool, l.tenant, w.job.ID)
+	prev, err := p.lookups.get(l.ctx, l.tenant, w.job.ID)
 	if err != nil {
 		w.again(err, false)
 		return

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/wabus/wabus/internal/outbox"
 )
 
@@ -22,22 +19,6 @@ type entry struct {
 	lastError string
 	attempts  int
 	sentAt    time.Time
-}
-
-const lookupJob = `SELECT status, message_id, event_id, recipient, code, last_error, attempts, coalesce(sent_at, updated_at)
-FROM wabus_send WHERE tenant = $1 AND job_id = $2`
-
-// lookup returns the ledger entry of a job, or nil when it has none.
-func lookup(ctx context.Context, pool *pgxpool.Pool, tenant, jobID string) (*entry, error) {
-	var e entry
-	err := pool.QueryRow(ctx, lookupJob, tenant, jobID).Scan(&e.status, &e.messageID, &e.eventID, &e.recipient, &e.code, &e.lastError, &e.attempts, &e.sentAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read ledger: %w", err)
-	}
-	return &e, nil
 }
 
 // record is one outcome to commit: a ledger row (when job is set) and the

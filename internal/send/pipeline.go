@@ -66,6 +66,7 @@ type Pipeline struct {
 	log     *slog.Logger
 	metrics *metrics
 	ledger  *ledger
+	lookups *lookups
 	numbers *numberCache
 
 	runCtx context.Context
@@ -90,6 +91,7 @@ func New(cfg Config, pool *pgxpool.Pool, w *outbox.Writer, js jetstream.JetStrea
 		cfg: cfg.withDefaults(), pool: pool, js: js, names: names, metrics: m,
 		log:     logger.With(slog.String("component", "send")),
 		ledger:  &ledger{w: w, worker: cfg.WorkerID},
+		lookups: newLookups(pool),
 		numbers: newNumberCache(24 * time.Hour),
 		ready:   make(chan struct{}),
 		loops:   map[string]*loop{},
@@ -101,10 +103,15 @@ func New(cfg Config, pool *pgxpool.Pool, w *outbox.Writer, js jetstream.JetStrea
 // and keep the outbox writer running until it returns.
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.runCtx = ctx
+	lookupCtx, stopLookups := context.WithCancel(context.WithoutCancel(ctx))
+	var lw sync.WaitGroup
+	lw.Go(func() { p.lookups.run(lookupCtx, 2) })
 	close(p.ready)
 	<-ctx.Done()
 	p.stopAll()
 	p.wg.Wait()
+	stopLookups()
+	lw.Wait()
 	return nil
 }
 
