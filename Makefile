@@ -3,7 +3,7 @@ NATS_SERVER_VERSION := v2.12.4
 GOBIN ?= $(shell go env GOPATH)/bin
 NATS_SERVER := $(GOBIN)/nats-server
 
-.PHONY: test tools vet fmt-check bench
+.PHONY: test tools vet fmt-check bench demo compose-check
 
 ## test: run every test against real Postgres and a pinned nats-server
 test: tools
@@ -22,4 +22,13 @@ fmt-check:
 
 ## bench: the benchmarks whose figures docs/BENCHMARKS.md quotes
 bench: tools
-	go test -run '^$$' -bench . -benchtime 20000x ./internal/outbox/
+	go test -run '^$$' -bench . -benchtime 20000x ./internal/outbox/ ./internal/send/
+	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/session/
+
+## demo: the whole system on this machine with the simulator (no phone): pair, send, receive
+demo: tools
+	NATS_SERVER=$(NATS_SERVER) bash scripts/demo.sh
+
+## compose-check: validate docker-compose.yml with the example environment
+compose-check:
+	docker-compose -f docker-compose.yml --env-file .env.example config -q

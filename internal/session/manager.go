@@ -174,15 +174,19 @@ func (m *Manager) Stop(tenant string) {
 	}
 }
 
-// Movable implements lease.Owner: a tenant may move to another worker
-// unless it is pairing (its QR code is on someone's screen).
+// Movable implements lease.Owner: only a session in a settled state
+// (connected, disconnected, banned) may move to another worker; one that is
+// starting, pairing (its QR code is on someone's screen) or ending stays.
 func (m *Manager) Movable(tenant string) bool {
 	s := m.session(tenant)
 	if s == nil {
 		return true
 	}
-	st := s.State()
-	return st != StatePairing && st != StateUnpaired && st != StateLoggedOut
+	switch s.State() {
+	case StateConnected, StateDisconnected, StateBanned:
+		return true
+	}
+	return false
 }
 
 // session returns the running session of tenant, or nil.

@@ -54,6 +54,7 @@ func (p *pairing) loop(ctx context.Context) step {
 		select {
 		case <-ctx.Done():
 			p.failWaiting(ctl.CodeUnavailable, "worker stopping")
+			s.publishPairing(ctl.PairingEvent{Event: ctl.PairingTimeout})
 			return s.shutdown
 		case q, ok := <-p.qrs:
 			if next := p.onQR(ctx, q, ok); next != nil {

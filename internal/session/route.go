@@ -86,13 +86,23 @@ func (m *Manager) onCtl(forwarded bool) func(*nats.Msg) {
 		} else {
 			rep = m.control(ctx, msg, tenant, op, forwarded)
 		}
-		m.metrics.ctl.WithLabelValues(op, cmpCode(rep.Code)).Inc()
+		m.metrics.ctl.WithLabelValues(opLabel(op), cmpCode(rep.Code)).Inc()
 		if rep.Code == "forwarded" {
 			return
 		}
 		b, _ := json.Marshal(rep)
 		_ = msg.Respond(b)
 	}
+}
+
+// opLabel keeps the metric's op label to the known operations, whatever
+// subjects someone publishes.
+func opLabel(op string) string {
+	switch op {
+	case ctl.OpPair, ctl.OpPairPhone, ctl.OpLogout, ctl.OpReconnect:
+		return op
+	}
+	return "other"
 }
 
 func cmpCode(c string) string {

@@ -31,6 +31,7 @@ type conn struct {
 	pairing bool
 	qrs     chan wa.QREvent
 	stop    chan struct{} // closed when the connection ends
+	paired  chan struct{} // closed when a scan completed pairing
 	wake    chan struct{}
 	receipt []pendingReceipt // sent, awaiting receipts
 	wg      sync.WaitGroup
@@ -63,6 +64,7 @@ func (c *conn) PairQR(ctx context.Context) (<-chan wa.QREvent, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pairing = true
+	c.paired = make(chan struct{})
 	c.qrs = make(chan wa.QREvent, len(c.d.cfg.QRTimeouts)+2)
 	return c.qrs, nil
 }
@@ -204,18 +206,26 @@ func (c *conn) PairPhone(ctx context.Context, phone string) (string, error) {
 	return string(b[:4]) + "-" + string(b[4:]), nil
 }
 
-// showCodes emits a QR code per timeout, then times out.
+// showCodes emits a QR code per timeout, then times out, unless the phone
+// scanned one meanwhile.
 func (c *conn) showCodes() {
 	for _, d := range c.d.cfg.QRTimeouts {
 		c.emitQR(wa.QREvent{Event: "code", Code: qrCode(), Timeout: d})
+		t := time.NewTimer(d)
 		select {
 		case <-c.stop:
+			t.Stop()
 			return
-		case <-time.After(d):
+		case <-c.paired:
+			t.Stop()
+			return
+		case <-t.C:
 		}
 	}
-	c.emitQR(wa.QREvent{Event: "timeout"})
-	c.close("pairing timed out")
+	if c.isPairing() {
+		c.emitQR(wa.QREvent{Event: "timeout"})
+		c.close("pairing timed out")
+	}
 }
 
 func (c *conn) emitQR(q wa.QREvent) {
@@ -238,6 +248,7 @@ func (c *conn) completePairing(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.pairing = false
+	close(c.paired)
 	c.mu.Unlock()
 	c.emitQR(wa.QREvent{Event: "success"})
 	c.h.Handle(wa.PairSuccess{JID: jid.String(), Platform: "sim"})
