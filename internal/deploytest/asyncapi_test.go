@@ -152,6 +152,7 @@ type (
 	}
 	simConnection struct {
 		Worker string `json:"worker"`
+		ConnID string `json:"conn_id"`
 		Reason string `json:"reason"`
 	}
 	simKick struct {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.mau.fi/whatsmeow/proto/waAdv"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
@@ -69,10 +70,15 @@ func (c *conn) PairQR(ctx context.Context) (<-chan wa.QREvent, error) {
 	return c.qrs, nil
 }
 
-const registerConn = `WITH old AS (SELECT worker, conn_id FROM wabus_sim_conn WHERE tenant = $1 FOR UPDATE)
-INSERT INTO wabus_sim_conn (tenant, worker, conn_id) VALUES ($1, $2, $3)
-ON CONFLICT (tenant) DO UPDATE SET worker = excluded.worker, conn_id = excluded.conn_id, connected_at = now()
-RETURNING (SELECT worker FROM old), (SELECT conn_id FROM old)`
+// The older connection is read under a row lock before it is replaced, in
+// one transaction: a concurrent Connect of the same tenant waits and then
+// sees (and kicks) this one. (A locking read inside the upsert's own WITH
+// cannot see the row the upsert just changed.)
+const (
+	lockConn     = `SELECT worker, conn_id FROM wabus_sim_conn WHERE tenant = $1 FOR UPDATE`
+	registerConn = `INSERT INTO wabus_sim_conn (tenant, worker, conn_id) VALUES ($1, $2, $3)
+ON CONFLICT (tenant) DO UPDATE SET worker = excluded.worker, conn_id = excluded.conn_id, connected_at = now()`
+)
 
 // Connect implements wa.Conn: the server registers the connection,
 // replacing (and kicking) any older one of the same tenant.
@@ -81,13 +87,20 @@ func (c *conn) Connect(ctx context.Context) error {
 		return errors.New("sim: unpaired device needs PairQR before Connect")
 	}
 	id := randomHex(8)
-	var oldWorker, oldConn *string
-	err := c.d.pool.QueryRow(ctx, registerConn, c.tenant, c.d.cfg.WorkerID, id).Scan(&oldWorker, &oldConn)
+	var oldWorker, oldConn string
+	err := pgx.BeginFunc(ctx, c.d.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, lockConn, c.tenant).Scan(&oldWorker, &oldConn)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		_, err = tx.Exec(ctx, registerConn, c.tenant, c.d.cfg.WorkerID, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("sim: connect: %w", err)
 	}
-	if oldConn != nil {
-		c.d.kickOld(c.tenant, *oldWorker, *oldConn)
+	if oldConn != "" {
+		c.d.kickOld(c.tenant, oldWorker, oldConn)
 	}
 	c.mu.Lock()
 	c.up, c.id = true, id
@@ -95,7 +108,7 @@ func (c *conn) Connect(ctx context.Context) error {
 	pairing := c.pairing
 	c.mu.Unlock()
 	c.d.register(c)
-	if err := c.d.publish(c.tenant, "connected", map[string]string{"worker": c.d.cfg.WorkerID}); err != nil {
+	if err := c.d.publish(c.tenant, "connected", map[string]string{"worker": c.d.cfg.WorkerID, "conn_id": id}); err != nil {
 		c.d.log.Warn("publish sim connected", slog.String("error", err.Error()))
 	}
 	if pairing {

@@ -40,7 +40,7 @@ func (d *Driver) closeConn(tenant, id, reason string) {
 	if err == nil && tag.RowsAffected() == 0 {
 		return // replaced: the new connection announced our end
 	}
-	if err := d.publish(tenant, "disconnected", map[string]string{"worker": d.cfg.WorkerID, "reason": reason}); err != nil {
+	if err := d.publish(tenant, "disconnected", map[string]string{"worker": d.cfg.WorkerID, "conn_id": id, "reason": reason}); err != nil {
 		d.log.Warn("publish sim disconnected", slog.String("error", err.Error()))
 	}
 }
@@ -52,7 +52,7 @@ type kick struct {
 // kickOld announces that an older connection (maybe of a dead worker) was
 // replaced, and tells its worker if it is alive.
 func (d *Driver) kickOld(tenant, worker, connID string) {
-	_ = d.publish(tenant, "disconnected", map[string]string{"worker": worker, "reason": "replaced"})
+	_ = d.publish(tenant, "disconnected", map[string]string{"worker": worker, "conn_id": connID, "reason": "replaced"})
 	_ = d.publish(tenant, "kick", kick{ConnID: connID})
 }
 

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wabus/wabus/internal/harness"
+)
+
+// faultResult is what a fault reports.
+type faultResult struct {
+	// victim is the worker the fault hit, "" for a server fault.
+	victim string
+	// takeover is how long after the fault the victim's tenants were all
+	// connected elsewhere (victim faults only).
+	takeover time.Duration
+	// recovery is how long after a server came back sends resumed
+	// (server faults only).
+	recovery time.Duration
+	notes    []string
+	problems []string
+}
+
+func (f *faultResult) problem(format string, args ...any) {
+	f.problems = append(f.problems, fmt.Sprintf(format, args...))
+}
+
+// faults maps each scenario to its fault, injected during the load.
+var faults = map[string]func(context.Context, *env, *load) faultResult{
+	"none":          func(context.Context, *env, *load) faultResult { return faultResult{} },
+	"kill":          killFault,
+	"term":          termFault,
+	"nats-restart":  natsFault,
+	"pg-restart":    pgFault,
+	"stop-cont":     stopFault,
+	"inbound-storm": stormFault,
+}
+
+// trigger waits until 30% of the jobs have an outcome (the load is in full
+// swing) or ctx ends.
+func trigger(ctx context.Context, l *load) {
+	_ = harness.Poll(ctx, 5*time.Millisecond, func() (bool, error) {
+		return l.s.Events.Outcomes() >= len(l.jobs)*3/10, nil
+	})
+}
+
+// takeover waits until the victim's tenants are connected elsewhere.
+func takeover(ctx context.Context, f *faultResult, l *load, owned []string, since time.Time) {
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	took, err := l.s.Observer.WaitTakeover(tctx, owned, since, f.victim)
+	if err != nil {
+		f.problem("%v", err)
+		return
+	}
+	f.takeover = took
+}
+
+// restart starts the victim again and waits until it has registered.
+func restart(ctx context.Context, f *faultResult, l *load, w *harness.Worker) {
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := w.Start(); err != nil {
+		f.problem("restart %s: %v", w.ID(), err)
+		return
+	}
+	if err := w.WaitReady(rctx, l.s.Pool); err != nil {
+		f.problem("restart %s: %v", w.ID(), err)
+	}
+}
+
+// killFault: SIGKILL the busiest worker, wait for the takeover, restart it.
+func killFault(ctx context.Context, _ *env, l *load) faultResult {
+	trigger(ctx, l)
+	return killAndRestart(ctx, l)
+}
+
+func killAndRestart(ctx context.Context, l *load) faultResult {
+	w, owned := l.s.Busiest()
+	f := faultResult{victim: w.ID()}
+	at := time.Now()
+	if err := w.Kill(); err != nil {
+		f.problem("kill: %v", err)
+		return f
+	}
+	f.notes = append(f.notes, fmt.Sprintf("SIGKILL %s holding %d tenants", w.ID(), len(owned)))
+	takeover(ctx, &f, l, owned, at)
+	restart(ctx, &f, l, w)
+	return f
+}
+
+// termFault: SIGTERM the busiest worker; it must exit 0 with no lease left.
+func termFault(ctx context.Context, _ *env, l *load) faultResult {
+	trigger(ctx, l)
+	w, owned := l.s.Busiest()
+	f := faultResult{victim: w.ID()}
+	at := time.Now()
+	code, err := w.Term(time.Minute)
+	switch {
+	case err != nil:
+		f.problem("SIGTERM: %v", err)
+	case code != 0:
+		f.problem("%s exited with status %d after SIGTERM, want 0", w.ID(), code)
+	}
+	f.notes = append(f.notes, fmt.Sprintf("SIGTERM %s holding %d tenants: exited %d after %s", w.ID(), len(owned), code, time.Since(at).Round(time.Millisecond)))
+	if n, err := l.s.Client.Leases(ctx, w.ID()); err != nil || n > 0 {
+		f.problem("%s still owns %d leases after exiting (err %v)", w.ID(), n, err)
+	}
+	takeover(ctx, &f, l, owned, at)
+	restart(ctx, &f, l, w)
+	return f
+}
+
+// natsFault: kill and restart nats-server on the same port and store.
+func natsFault(ctx context.Context, e *env, l *load) faultResult {
+	trigger(ctx, l)
+	var f faultResult
+	at := time.Now()
+	if err := e.nats.Restart(); err != nil {
+		f.problem("restart nats-server: %v", err)
+		return f
+	}
+	f.notes = append(f.notes, fmt.Sprintf("nats-server down for %s", time.Since(at).Round(time.Millisecond)))
+	f.recovery = resumed(ctx, &f, l)
+	return f
+}
+
+// pgFault: crash (pg_ctl -m immediate) and restart the Postgres cluster.
+func pgFault(ctx context.Context, e *env, l *load) faultResult {
+	trigger(ctx, l)
+	var f faultResult
+	if e.cluster == nil {
+		f.notes = append(f.notes, "skipped: -database-url given, the server is not ours to restart")
+		return f
+	}
+	at := time.Now()
+	if err := e.cluster.Stop(); err != nil {
+		f.problem("stop postgres: %v", err)
+		return f
+	}
+	time.Sleep(e.o.pgDown)
+	if err := e.cluster.Start(); err != nil {
+		f.problem("start postgres: %v", err)
+		return f
+	}
+	f.notes = append(f.notes, fmt.Sprintf("postgres down for %s", time.Since(at).Round(time.Millisecond)))
+	f.recovery = resumed(ctx, &f, l)
+	return f
+}
+
+// resumed waits until the next outcome event after a server came back and
+// returns how long that took.
+func resumed(ctx context.Context, f *faultResult, l *load) time.Duration {
+	back, seen := time.Now(), l.s.Events.Outcomes()
+	if seen >= len(l.jobs) {
+		return 0
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := harness.Poll(rctx, 5*time.Millisecond, func() (bool, error) {
+		return l.s.Events.Outcomes() > seen, nil
+	}); err != nil {
+		f.problem("sends did not resume: %v", err)
+	}
+	return time.Since(back)
+}
+
+// stopFault: SIGSTOP the busiest worker until the others have its tenants
+// and its lease TTL has passed, then SIGCONT it.
+func stopFault(ctx context.Context, e *env, l *load) faultResult {
+	trigger(ctx, l)
+	w, owned := l.s.Busiest()
+	f := faultResult{victim: w.ID()}
+	at := time.Now()
+	if err := w.Stop(); err != nil {
+		f.problem("SIGSTOP: %v", err)
+		return f
+	}
+	takeover(ctx, &f, l, owned, at)
+	if d := e.o.leaseTTL + time.Second - time.Since(at); d > 0 {
+		time.Sleep(d) // frozen past its lease, whatever the takeover took
+	}
+	if err := w.Cont(); err != nil {
+		f.problem("SIGCONT: %v", err)
+	}
+	f.notes = append(f.notes, fmt.Sprintf("SIGSTOP %s holding %d tenants for %s", w.ID(), len(owned), time.Since(at).Round(time.Millisecond)))
+	return f
+}
+
+// stormFault: SIGKILL the busiest worker while inbound messages pour in.
+func stormFault(ctx context.Context, _ *env, l *load) faultResult {
+	_ = harness.Poll(ctx, 5*time.Millisecond, func() (bool, error) {
+		return l.s.Events.Messages() >= len(l.inbound)*3/10, nil
+	})
+	return killAndRestart(ctx, l)
+}

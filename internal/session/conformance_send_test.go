@@ -1,0 +1,200 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mau.fi/whatsmeow"
+	waLog "go.mau.fi/whatsmeow/util/log"
+
+	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/job"
+	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/send"
+	"github.com/wabus/wabus/internal/session"
+	"github.com/wabus/wabus/internal/session/waemu"
+	"github.com/wabus/wabus/internal/testenv"
+)
+
+// sendPipeline wires the real send pipeline into a test worker, as
+// internal/worker does (no rate limit).
+func sendPipeline(t testing.TB, s *testenv.Stack) session.WorkerPart {
+	return func(id string, w *outbox.Writer, reg prometheus.Registerer, log *slog.Logger) (session.Listener, func(context.Context) error) {
+		p, err := send.New(send.Config{WorkerID: id, FetchWait: time.Second}, s.Pool, w, s.JS, s.Names, log, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, p.Run
+	}
+}
+
+func publishJob(t testing.TB, s *testenv.Stack, tenant string, body map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.JS.Publish(context.Background(), s.Names.Send(tenant), b, jetstream.WithMsgID(body["id"].(string))); err != nil {
+		t.Fatalf("publish job: %v", err)
+	}
+}
+
+// sentEvents returns the sent events of tenant on the bus, by job id.
+func sentEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Sent {
+	t.Helper()
+	out := map[string][]event.Sent{}
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, bus.KindSent)) {
+		var ev event.Event
+		var d event.Sent
+		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
+			t.Fatalf("bad sent event %s", m.Data())
+		}
+		if ev.Type != event.TypeSent || ev.Subject != d.JobID || ev.Source != "wa/"+tenant {
+			t.Fatalf("sent event envelope %+v", ev)
+		}
+		out[d.JobID] = append(out[d.JobID], d)
+	}
+	return out
+}
+
+func TestConformanceSendTextAndDocumentThroughTheSendStream(t *testing.T) {
+	t.Parallel()
+	s, emu := session.NewEmuStack(t, waemu.Config{})
+	nc := s.NATS.Conn(t)
+	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO wabus_tenant (id) VALUES ('acme')`); err != nil {
+		t.Fatal(err)
+	}
+	session.StartEmuWorker(t, s, emu, "w1", session.Config{}, sendPipeline(t, s))
+	dev := session.PairEmu(t, s, nc, emu, "acme")
+
+	const text, caption = "Tu reserva ha sido confirmada", "your ticket"
+	pdf := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("ticket 123 "), 5000)...)
+	publishJob(t, s, "acme", map[string]any{"id": "order-8812-confirmation", "to": "+51987654321", "text": text})
+	publishJob(t, s, "acme", map[string]any{"id": "order-8812-ticket", "to": "+51987654321", "text": caption,
+		"document": map[string]string{
+			"data":     "data:application/pdf;base64," + base64.StdEncoding.EncodeToString(pdf),
+			"filename": "ticket_123.pdf",
+		}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	textID := job.MessageID("acme", "order-8812-confirmation")
+	got, err := emu.WaitReceived(ctx, textID)
+	if err != nil {
+		t.Fatalf("text message %s: %v", textID, err)
+	}
+	if got.Message.GetConversation() != text || got.To.String() != "51987654321@s.whatsapp.net" || got.From != dev || got.Duplicate {
+		t.Fatalf("recipient got %+v (text %q), want %q from %s", got, got.Message.GetConversation(), text, dev)
+	}
+
+	docID := job.MessageID("acme", "order-8812-ticket")
+	got, err = emu.WaitReceived(ctx, docID)
+	if err != nil {
+		t.Fatalf("document message %s: %v", docID, err)
+	}
+	doc := got.Message.GetDocumentMessage()
+	if doc == nil { // a captioned document comes wrapped, as WhatsApp clients send it
+		doc = got.Message.GetDocumentWithCaptionMessage().GetMessage().GetDocumentMessage()
+	}
+	if got.MediaType != "document" || doc.GetFileName() != "ticket_123.pdf" || doc.GetMimetype() != "application/pdf" ||
+		doc.GetCaption() != caption || doc.GetFileLength() != uint64(len(pdf)) || got.Duplicate {
+		t.Fatalf("recipient got document %v (media type %q)", doc, got.MediaType)
+	}
+	blob, err := emu.Media(doc.GetDirectPath())
+	if err != nil {
+		t.Fatalf("uploaded media: %v", err)
+	}
+	if sum := sha256.Sum256(blob); !bytes.Equal(sum[:], doc.GetFileEncSHA256()) {
+		t.Fatal("uploaded media does not match the message's encrypted hash")
+	}
+	// The recipient downloads and decrypts it as any client would.
+	recipient := whatsmeow.NewClient(session.OpenStore(s.Pool, slog.New(slog.DiscardHandler)).NewDevice(), waLog.Noop)
+	emu.Configure(recipient)
+	plain, err := recipient.Download(ctx, doc)
+	if err != nil {
+		t.Fatalf("download the document: %v", err)
+	}
+	if !bytes.Equal(plain, pdf) {
+		t.Fatalf("recipient decrypted %d bytes, want the %d sent", len(plain), len(pdf))
+	}
+
+	testenv.Eventually(t, 30*time.Second, "sent events", func() bool { return len(sentEvents(t, s, "acme")) == 2 })
+	for jobID, msgID := range map[string]string{"order-8812-confirmation": textID, "order-8812-ticket": docID} {
+		evs := sentEvents(t, s, "acme")[jobID]
+		if len(evs) != 1 || evs[0].MessageID != msgID || evs[0].To != "+51987654321" || evs[0].Timestamp.IsZero() {
+			t.Fatalf("sent events of %s: %+v, want one with message id %s", jobID, evs, msgID)
+		}
+	}
+	if n := len(emu.Received()); n != 2 {
+		t.Fatalf("recipient got %d messages, want 2", n)
+	}
+
+	// The recipient's phone reports delivery, then reading.
+	for _, typ := range []string{"delivered", "read"} {
+		if err := emu.SendReceipt(dev, "+51987654321", typ, textID, docID); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 30*time.Second, typ+" receipt acknowledged", func() bool { return emu.ReceiptAcked(textID, typ) })
+	}
+	testenv.Eventually(t, 30*time.Second, "receipt events", func() bool { return len(receiptEvents(t, s, "acme")) == 2 })
+	for i, typ := range []string{"delivered", "read"} {
+		r := receiptEvents(t, s, "acme")[i]
+		if r.Type != typ || len(r.MessageIDs) != 2 || r.MessageIDs[0] != textID || r.MessageIDs[1] != docID ||
+			r.Chat != "51987654321@s.whatsapp.net" || r.Sender != r.Chat || r.Timestamp.IsZero() {
+			t.Fatalf("receipt event %d: %+v, want %s of both messages", i, r, typ)
+		}
+	}
+}
+
+// receiptEvents returns the receipt events of tenant on the bus, in order.
+func receiptEvents(t testing.TB, s *testenv.Stack, tenant string) []event.Receipt {
+	t.Helper()
+	var out []event.Receipt
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, bus.KindReceipt)) {
+		var ev event.Event
+		var d event.Receipt
+		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil || ev.Type != event.TypeReceipt {
+			t.Fatalf("bad receipt event %s", m.Data())
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func TestConformanceSendToNumberNotOnWhatsAppFails(t *testing.T) {
+	t.Parallel()
+	s, emu := session.NewEmuStack(t, waemu.Config{})
+	nc := s.NATS.Conn(t)
+	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO wabus_tenant (id) VALUES ('acme')`); err != nil {
+		t.Fatal(err)
+	}
+	session.StartEmuWorker(t, s, emu, "w1", session.Config{}, sendPipeline(t, s))
+	session.PairEmu(t, s, nc, emu, "acme")
+
+	publishJob(t, s, "acme", map[string]any{"id": "nobody", "to": "+99912345678", "text": "hello?"})
+	testenv.Eventually(t, 30*time.Second, "failed event and dead letter", func() bool {
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", bus.KindFailed)) == 1 &&
+			testenv.StreamMsgs(t, s.JS, s.Names.DLQStream()) == 1
+	})
+	m := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", bus.KindFailed))[0]
+	var ev event.Event
+	var d event.Failed
+	if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
+		t.Fatalf("bad failed event %s", m.Data())
+	}
+	if ev.Subject != "nobody" || d.JobID != "nobody" || d.Code != event.CodeNotOnWhatsApp || d.To != "+99912345678" {
+		t.Fatalf("failed event %+v, want not_on_whatsapp for job nobody", d)
+	}
+	if n := len(emu.Received()); n != 0 {
+		t.Fatalf("the emulator received %d messages, want none", n)
+	}
+}
