@@ -136,6 +136,7 @@ var decoders = map[string]decoder{
 	"PairingEvent":  decodePairingEvent,
 	"SimRequest":    strictly[struct{}](),
 	"SimInbound":    strictly[simInbound](),
+	"SimFailSends":  strictly[simFailSends](),
 	"SimReply":      strictly[ctl.Reply](),
 	"SimDelivered":  strictly[sim.Delivered](),
 	"SimConnection": strictly[simConnection](),
@@ -154,6 +155,9 @@ type (
 		Worker string `json:"worker"`
 		ConnID string `json:"conn_id"`
 		Reason string `json:"reason"`
+	}
+	simFailSends struct {
+		Count int `json:"count"`
 	}
 	simKick struct {
 		ConnID string `json:"conn_id"`
@@ -314,7 +318,8 @@ func TestAsyncAPISubjects(t *testing.T) {
 	for _, op := range []string{ctl.OpPair, ctl.OpPairPhone, ctl.OpLogout, ctl.OpReconnect} {
 		want = append(want, n.Ctl(tenant, op))
 	}
-	for _, op := range []string{"scan", "inbound", "disconnect", "logout", "delivered", "connected", "disconnected", "kick"} {
+	simOps := append((&sim.Driver{}).ControlOps(), "delivered", "connected", "disconnected", "kick")
+	for _, op := range simOps {
 		want = append(want, n.Sim(tenant, op))
 	}
 	var got []string

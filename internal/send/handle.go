@@ -25,40 +25,47 @@ type work struct {
 	msg  jetstream.Msg
 	meta *jetstream.MsgMetadata
 	job  *job.Job
+	// attempt counts this delivery's send attempts (transient failures
+	// are retried in place, so later jobs wait behind this one).
+	attempt int
+	// back: the job was handed back to JetStream.
+	back bool
 }
 
 // handle takes a fetched job to exactly one of: acknowledged with its
-// outcome recorded, or handed back to JetStream (Nak) to come again.
-func (p *Pipeline) handle(l *loop, msg jetstream.Msg) {
+// outcome recorded (true), or handed back to JetStream to come again
+// (false: the caller hands back the jobs fetched after it too).
+func (p *Pipeline) handle(l *loop, msg jetstream.Msg) (done bool) {
+	w := &work{p: p, l: l, msg: msg}
 	defer func() {
 		if r := recover(); r != nil {
 			p.metrics.panics.Inc()
-			l.log.Error("send panic recovered; job handed back", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
-			_ = msg.NakWithDelay(p.cfg.RetryDelay)
+			l.log.Error("send panic recovered; job goes to the DLQ", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			done = w.poisoned(r)
 		}
 	}()
 	meta, err := msg.Metadata()
 	if err != nil {
 		l.log.ErrorContext(l.ctx, "job without metadata", slog.String("error", err.Error()))
 		_ = msg.Term()
-		return
+		return true
 	}
-	w := &work{p: p, l: l, msg: msg, meta: meta}
+	w.meta = meta
 	w.job, err = job.Parse(msg.Data())
 	if err != nil {
 		w.fail(jobErr(err))
-		return
+		return !w.back
 	}
 	prev, err := p.lookups.get(l.ctx, l.tenant, w.job.ID)
-	if err != nil {
-		w.again(err, false)
-		return
-	}
-	if prev != nil {
+	switch {
+	case err != nil:
+		w.handBack(err)
+	case prev != nil:
 		w.replay(prev)
-		return
+	default:
+		w.send()
 	}
-	w.send()
+	return !w.back
 }
 
 func jobErr(err error) *job.Error {
@@ -69,34 +76,51 @@ func jobErr(err error) *job.Error {
 	return &job.Error{Code: event.CodeInvalidJob, Msg: err.Error()}
 }
 
-// send delivers a valid job that has no outcome yet.
+// send delivers a valid job that has no outcome yet. A transient failure
+// is retried here, after a growing delay, up to MaxAttempts.
 func (w *work) send() {
 	j := w.job
-	if j.Expired(time.Now()) {
-		w.fail(&job.Error{Code: event.CodeExpired, JobID: j.ID, To: j.To, Msg: "not_after " + j.NotAfter.Format(time.RFC3339) + " has passed"})
-		return
-	}
-	conn := w.l.sess.Conn()
-	if conn == nil || !w.l.sess.Usable() {
-		w.again(wa.ErrNotConnected, false)
-		return
-	}
-	out, jerr := w.build(conn)
-	if jerr != nil {
-		w.fail(jerr)
-		return
-	}
-	res, err := conn.Send(w.l.ctx, out)
-	var se *wa.SendError
-	switch {
-	case errors.As(err, &se):
-		w.fail(&job.Error{Code: se.Code, JobID: j.ID, To: j.To, Msg: se.Err.Error()})
-	case errors.Is(err, wa.ErrNotConnected):
-		w.again(err, false)
-	case err != nil:
-		w.again(err, true)
-	default:
-		w.sent(out, res)
+	for w.attempt = 1; ; w.attempt++ {
+		if j.Expired(time.Now()) {
+			w.fail(&job.Error{Code: event.CodeExpired, JobID: j.ID, To: j.To, Msg: "not_after " + j.NotAfter.Format(time.RFC3339) + " has passed"})
+			return
+		}
+		conn := w.l.sess.Conn()
+		if conn == nil || !w.l.sess.Usable() {
+			w.handBack(wa.ErrNotConnected)
+			return
+		}
+		out, jerr := w.build(conn)
+		var err error
+		if jerr == nil {
+			var res *wa.SendResult
+			if res, err = conn.Send(w.l.ctx, out); err == nil {
+				w.sent(out, res)
+				return
+			}
+		}
+		var se *wa.SendError
+		switch {
+		case jerr != nil && jerr.Code != "":
+			w.fail(jerr)
+			return
+		case jerr != nil:
+			err = errors.New(jerr.Msg)
+		case errors.As(err, &se):
+			w.fail(&job.Error{Code: se.Code, JobID: j.ID, To: j.To, Msg: se.Err.Error()})
+			return
+		case errors.Is(err, wa.ErrNotConnected), w.l.ctx.Err() != nil:
+			w.handBack(err)
+			return
+		}
+		if w.attempt >= w.p.cfg.MaxAttempts {
+			w.fail(w.exhausted(err))
+			return
+		}
+		if !w.retryAfter(err) {
+			w.handBack(err)
+			return
+		}
 	}
 }
 
@@ -182,13 +206,13 @@ func (p *Pipeline) object(ctx context.Context, name string) ([]byte, error) {
 func (w *work) sent(out *wa.OutMessage, res *wa.SendResult) {
 	at := res.Timestamp.UTC()
 	id := event.StableID(w.l.tenant, bus.KindSent, w.job.ID)
-	e := entry{status: "sent", messageID: out.ID, eventID: id, recipient: w.job.To, attempts: int(w.meta.NumDelivered), sentAt: at}
+	e := entry{status: "sent", messageID: out.ID, eventID: id, recipient: w.job.To, attempts: w.attempt, sentAt: at}
 	msgs, err := w.outcomeMessages(w.job.ID, e)
 	if err == nil {
 		err = w.commit(&record{job: w.job.ID, entry: e, msgs: msgs})
 	}
 	if err != nil {
-		w.again(err, false)
+		w.handBack(err)
 		return
 	}
 	w.p.metrics.jobs.WithLabelValues("sent", "ok").Inc()
@@ -204,7 +228,7 @@ func (w *work) replay(prev *entry) {
 		err = w.commit(&record{msgs: msgs[:1]})
 	}
 	if err != nil {
-		w.again(err, false)
+		w.handBack(err)
 		return
 	}
 	w.p.metrics.replays.Inc()
@@ -215,23 +239,22 @@ func (w *work) replay(prev *entry) {
 // ledger row and dead letter, then terminates the job.
 func (w *work) fail(je *job.Error) {
 	if je.Code == "" {
-		w.again(errors.New(je.Msg), true)
-		return
+		je.Code = event.CodeSendFailed
 	}
 	letter := w.deadLetter(je)
 	r := &record{msgs: []outbox.Message{letter}}
 	if je.JobID != "" {
 		e := entry{status: "failed", code: je.Code, lastError: je.Error(), recipient: je.To,
-			attempts: int(w.meta.NumDelivered), eventID: event.StableID(w.l.tenant, bus.KindFailed, je.JobID)}
+			attempts: max(w.attempt, 1), eventID: event.StableID(w.l.tenant, bus.KindFailed, je.JobID)}
 		msgs, err := w.outcomeMessages(je.JobID, e)
 		if err != nil {
-			w.again(err, false)
+			w.handBack(err)
 			return
 		}
 		r = &record{job: je.JobID, entry: e, msgs: append(msgs, letter)}
 	}
 	if err := w.commit(r); err != nil {
-		w.again(err, false)
+		w.handBack(err)
 		return
 	}
 	w.p.metrics.jobs.WithLabelValues("failed", je.Code).Inc()
@@ -239,6 +262,29 @@ func (w *work) fail(je *job.Error) {
 	if err := w.msg.Term(); err != nil {
 		w.l.log.WarnContext(w.l.ctx, "terminate job", slog.String("error", err.Error()))
 	}
+}
+
+// poisoned fails a job whose handling panicked (a bug of ours, so a retry
+// would panic again and block the tenant): send_failed, and the job kept in
+// the DLQ. If even that panics the job is handed back.
+func (w *work) poisoned(r any) (done bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			_ = w.msg.Nak()
+			done = false
+		}
+	}()
+	if w.meta == nil {
+		_ = w.msg.Nak()
+		return false
+	}
+	je := &job.Error{Code: event.CodeSendFailed, Msg: fmt.Sprintf("internal error: %v", r)}
+	if w.job != nil {
+		je.JobID, je.To = w.job.ID, w.job.To
+	}
+	w.back = false
+	w.fail(je)
+	return !w.back
 }
 
 // outcomeMessages builds the event that reports e for jobID.
@@ -277,5 +323,5 @@ func (w *work) exhausted(err error) *job.Error {
 	if w.job == nil {
 		return &job.Error{Code: event.CodeSendFailed, Msg: err.Error()}
 	}
-	return &job.Error{Code: event.CodeSendFailed, JobID: w.job.ID, To: w.job.To, Msg: fmt.Sprintf("%d attempts failed, last: %v", w.meta.NumDelivered, err)}
+	return &job.Error{Code: event.CodeSendFailed, JobID: w.job.ID, To: w.job.To, Msg: fmt.Sprintf("%d attempts failed, last: %v", w.attempt, err)}
 }

@@ -13,7 +13,10 @@ import (
 	"github.com/wabus/wabus/internal/session"
 )
 
-// loop consumes one tenant's jobs while its session is usable.
+// loop consumes one tenant's jobs while its session is usable. Up to a
+// window of jobs is fetched ahead, but they are handled one at a time in
+// stream order; a job that has to go back to JetStream takes every job
+// fetched after it back too, in order, so nothing overtakes it.
 type loop struct {
 	p      *Pipeline
 	tenant string
@@ -42,59 +45,116 @@ func (l *loop) stopped() bool {
 // ConsumerName is the durable consumer of a tenant's send jobs.
 func ConsumerName(tenant string) string { return "send-" + tenant }
 
+// handBackPause is how long a loop waits after handing jobs back before it
+// binds again (Postgres or NATS trouble, usually).
+const handBackPause = time.Second
+
 func (l *loop) run() {
 	defer close(l.done)
-	cons, lim, err := l.bind()
-	for err != nil {
+	for l.ctx.Err() == nil && l.sess.Usable() {
+		err := l.consume()
 		if l.ctx.Err() != nil {
 			return
 		}
-		l.log.WarnContext(l.ctx, "bind send consumer failed", slog.String("error", err.Error()))
-		if !sleep(l.ctx, 2*time.Second) {
-			return
-		}
-		cons, lim, err = l.bind()
-	}
-	for l.ctx.Err() == nil && l.sess.Usable() {
-		if lim.wait(l.ctx) != nil {
-			return
-		}
-		msg, err := l.fetch(cons)
 		if err != nil {
-			if l.ctx.Err() == nil {
-				l.log.WarnContext(l.ctx, "fetch send job failed", slog.String("error", err.Error()))
-				sleep(l.ctx, time.Second)
+			l.log.WarnContext(l.ctx, "send consumer failed", slog.String("error", err.Error()))
+		}
+		sleep(l.ctx, handBackPause)
+	}
+}
+
+// consume binds the consumer and handles jobs until the loop stops, the
+// session stops being usable, or a job is handed back.
+func (l *loop) consume() error {
+	cons, lim, window, err := l.bind()
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(window))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(l.ctx, it.Drain)
+	defer stop()
+	back := false // a job went back: hand back the rest, then bind again
+	handBack := func(msg jetstream.Msg) {
+		if err := msg.Nak(); err != nil {
+			l.log.WarnContext(l.ctx, "nak job", slog.String("error", err.Error()))
+		}
+		if !back {
+			back = true
+			it.Drain()
+		}
+	}
+	for {
+		msg, err := it.Next(jetstream.NextMaxWait(l.p.cfg.FetchWait))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
+			return nil
+		case errors.Is(err, nats.ErrTimeout):
+			if !l.sess.Usable() && !back {
+				back = true
+				it.Drain()
+			}
+			continue
+		case err != nil:
+			l.log.WarnContext(l.ctx, "next send job", slog.String("error", err.Error()))
+			if !back {
+				back = true
+				it.Drain()
 			}
 			continue
 		}
-		if msg != nil {
-			l.p.handle(l, msg)
+		if back || l.ctx.Err() != nil || !l.sess.Usable() || lim.wait(l.ctx) != nil {
+			handBack(msg)
+			continue
+		}
+		if !l.p.handle(l, msg) {
+			back = true
+			it.Drain()
 		}
 	}
 }
 
-// bind creates or updates the tenant's durable consumer: one job in flight
-// at a time keeps the tenant's order through retries and redeliveries.
-func (l *loop) bind() (jetstream.Consumer, *limiter, error) {
+// bind creates or updates the tenant's durable consumer. Jobs still
+// pending on it were fetched by a loop that is gone (a dead worker, or
+// this worker before a hand-back or restart): we hold the lease, so nobody
+// else may act on them, and instead of waiting out their ack wait the
+// consumer is made anew. The send stream is a work queue, so a new
+// consumer starts at the oldest job not yet acknowledged.
+func (l *loop) bind() (jetstream.Consumer, *limiter, int, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
 	defer cancel()
-	cons, err := l.p.js.CreateOrUpdateConsumer(ctx, l.p.names.SendStream(), jetstream.ConsumerConfig{
+	rate, burst, err := l.limits(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	window := l.p.cfg.window(rate)
+	cfg := jetstream.ConsumerConfig{
 		Durable:           ConsumerName(l.tenant),
 		FilterSubject:     l.p.names.Send(l.tenant),
 		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           l.p.cfg.AckWait,
-		MaxAckPending:     1,
+		MaxAckPending:     window,
 		MaxDeliver:        -1,
 		InactiveThreshold: 7 * 24 * time.Hour,
-	})
-	if err != nil {
-		return nil, nil, err
 	}
-	rate, burst, err := l.limits(ctx)
+	stream := l.p.names.SendStream()
+	cons, err := l.p.js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	return cons, newLimiter(rate, burst), nil
+	if info := cons.CachedInfo(); info != nil && info.NumAckPending > 0 {
+		l.log.InfoContext(ctx, "send consumer had jobs in flight of a gone loop; making it anew", slog.Int("pending", info.NumAckPending))
+		if err := l.p.js.DeleteConsumer(ctx, stream, cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, nil, 0, err
+		}
+		if cons, err = l.p.js.CreateOrUpdateConsumer(ctx, stream, cfg); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	return cons, newLimiter(rate, burst), window, nil
 }
 
 const tenantLimits = `SELECT send_rate, send_burst FROM wabus_tenant WHERE id = $1`
@@ -115,24 +175,6 @@ func (l *loop) limits(ctx context.Context) (float64, int, error) {
 		b = *burst
 	}
 	return r, b, nil
-}
-
-// fetch waits for the next job, or returns nil after FetchWait.
-func (l *loop) fetch(cons jetstream.Consumer) (jetstream.Msg, error) {
-	ctx, cancel := context.WithTimeout(l.ctx, l.p.cfg.FetchWait)
-	defer cancel()
-	batch, err := cons.Fetch(1, jetstream.FetchContext(ctx))
-	if err != nil {
-		return nil, err
-	}
-	var got jetstream.Msg
-	for m := range batch.Messages() {
-		got = m
-	}
-	if err := batch.Error(); err != nil && got == nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
-		return nil, err
-	}
-	return got, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -34,8 +34,14 @@ type Config struct {
 	// RetryDelay is the first redelivery delay after a transient failure;
 	// it doubles per attempt. Defaults to 1s.
 	RetryDelay time.Duration
-	// FetchWait is how long one fetch waits for a job. Defaults to 5s.
+	// FetchWait is how often an idle loop checks that its session is
+	// still usable. Defaults to 5s.
 	FetchWait time.Duration
+	// Window is how many jobs of a tenant may be fetched ahead of the one
+	// being sent (the consumer's max ack pending). With a rate limit it is
+	// cut so that the last of them is sent within half the ack wait.
+	// Defaults to 32.
+	Window int
 }
 
 func (c Config) withDefaults() Config {
@@ -52,7 +58,20 @@ func (c Config) withDefaults() Config {
 	if c.FetchWait <= 0 {
 		c.FetchWait = 5 * time.Second
 	}
+	if c.Window <= 0 {
+		c.Window = 32
+	}
 	return c
+}
+
+// window is how many jobs to fetch ahead at rate (messages a minute, 0:
+// unlimited): no fetched job may wait for its turn past half the ack wait.
+func (c Config) window(rate float64) int {
+	if rate <= 0 {
+		return c.Window
+	}
+	n := int(rate / 60 * c.AckWait.Seconds() / 2)
+	return min(max(n, 1), c.Window)
 }
 
 // Pipeline sends the jobs of the tenants connected on this worker. It is a
@@ -123,7 +142,8 @@ func (p *Pipeline) Connected(tenant string, s *session.Session) {
 	if p.runCtx.Err() != nil {
 		return
 	}
-	if old := p.loops[tenant]; old != nil {
+	old := p.loops[tenant]
+	if old != nil {
 		if old.sess == s && !old.stopped() {
 			return
 		}
@@ -131,7 +151,12 @@ func (p *Pipeline) Connected(tenant string, s *session.Session) {
 	}
 	l := newLoop(p, tenant, s)
 	p.loops[tenant] = l
-	p.wg.Go(func() { l.run() })
+	p.wg.Go(func() {
+		if old != nil {
+			<-old.done // its jobs are settled or handed back before we bind
+		}
+		l.run()
+	})
 }
 
 // Disconnected implements session.Listener: it stops the tenant's loop

@@ -214,3 +214,55 @@ func TestBadJobsFailWithTheirCodeAndGoToTheDLQ(t *testing.T) {
 		t.Fatalf("ledger status of ghost = %q", status)
 	}
 }
+
+// A transient send failure is retried in place: the jobs behind it wait,
+// so the tenant's order holds, and the retried job is delivered once. Out
+// of attempts, a job fails with send_failed into the DLQ and the next job
+// goes on.
+func TestTransientFailuresRetryInOrder(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	nc := s.NATS.Conn(t)
+	workertest.Start(t, s, workertest.Config(t, s, "w1"))
+	deliveries := workertest.WatchDeliveries(t, s, nc)
+	workertest.Pair(t, s, nc, "flaky")
+	if rep := workertest.Request(t, nc, s.Names.Sim("flaky", "fail-sends"), map[string]int{"count": 2}); rep.Error != "" {
+		t.Fatalf("fail-sends: %+v", rep)
+	}
+	const n = 10
+	for i := range n {
+		publish(t, s.JS, s.Names.Send("flaky"), textJob(fmt.Sprintf("job-%02d", i), "+51987654321", fmt.Sprint(i)), "")
+	}
+	testenv.Eventually(t, 30*time.Second, "10 deliveries", func() bool { return deliveries.Len() >= n })
+	for i, d := range deliveries.All() {
+		if want := fmt.Sprintf("job-%02d", i); d.JobID != want {
+			t.Fatalf("delivery %d is %s, want %s (order broken by the retry)", i, d.JobID, want)
+		}
+	}
+	if got := testenv.QueryInt(t, s.Pool, `SELECT attempts FROM wabus_send WHERE tenant = 'flaky' AND job_id = 'job-00'`); got != 3 {
+		t.Fatalf("job-00 took %d attempts, want 3 (two injected failures)", got)
+	}
+
+	// out of attempts (5 by default)
+	if rep := workertest.Request(t, nc, s.Names.Sim("flaky", "fail-sends"), map[string]int{"count": 5}); rep.Error != "" {
+		t.Fatalf("fail-sends: %+v", rep)
+	}
+	publish(t, s.JS, s.Names.Send("flaky"), textJob("doomed", "+51987654321", "never"), "")
+	publish(t, s.JS, s.Names.Send("flaky"), textJob("after", "+51987654321", "goes on"), "")
+	testenv.Eventually(t, 60*time.Second, "the job after the doomed one", func() bool { return deliveries.Len() == n+1 })
+	if d := deliveries.All()[n]; d.JobID != "after" {
+		t.Fatalf("delivered %s, want after", d.JobID)
+	}
+	_, failed := outcomes(t, s)
+	var f event.Failed
+	if evs := failed["doomed"]; len(evs) != 1 || json.Unmarshal(evs[0].Data, &f) != nil || f.Code != event.CodeSendFailed || f.Attempts != 5 {
+		t.Fatalf("doomed: failed events %d, data %+v; want one send_failed after 5 attempts", len(failed["doomed"]), f)
+	}
+	letters := testenv.ReadStream(t, s.JS, s.Names.DLQStream(), s.Names.DLQ("flaky"))
+	if len(letters) != 1 || letters[0].Headers().Get("Wa-Error-Code") != event.CodeSendFailed {
+		t.Fatalf("dead letters: %d, want the doomed job", len(letters))
+	}
+	if rep := workertest.Request(t, nc, s.Names.Sim("flaky", "fail-sends"), map[string]int{"count": 0}); rep.Code != "invalid_request" {
+		t.Fatalf("fail-sends 0: %+v, want invalid_request", rep)
+	}
+}

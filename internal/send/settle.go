@@ -26,31 +26,37 @@ func (w *work) commit(r *record) error {
 	}
 }
 
-// again hands the job back to JetStream. A transient send failure counts
-// as an attempt and comes back after a growing delay (nothing else of the
-// tenant is delivered meanwhile: one job in flight); past MaxAttempts the
-// job fails with send_failed. Anything else (not connected, lease lost,
-// Postgres down) comes back at once for whoever serves the tenant next.
-func (w *work) again(err error, attempt bool) {
-	n := int(w.meta.NumDelivered)
-	if attempt && n >= w.p.cfg.MaxAttempts {
-		w.fail(w.exhausted(err))
-		return
-	}
-	if !attempt {
-		if nerr := w.msg.Nak(); nerr != nil {
-			w.l.log.WarnContext(w.l.ctx, "nak job", slog.String("error", nerr.Error()))
-		}
-		if errors.Is(err, errFenced) || !w.l.sess.Usable() {
-			w.l.cancel()
-		}
-		return
-	}
-	w.p.metrics.retries.Inc()
-	delay := w.p.cfg.RetryDelay << min(n-1, 10)
-	w.l.log.WarnContext(w.l.ctx, "send failed; will retry", slog.Int("attempt", n), slog.Duration("delay", delay), slog.String("error", err.Error()))
-	if nerr := w.msg.NakWithDelay(delay); nerr != nil {
+// handBack returns the job to JetStream at once for whoever serves the
+// tenant next (not connected, lease lost, Postgres down): it is not an
+// attempt. The loop then hands back the jobs fetched after it, so the
+// tenant's order holds.
+func (w *work) handBack(err error) {
+	w.back = true
+	if nerr := w.msg.Nak(); nerr != nil {
 		w.l.log.WarnContext(w.l.ctx, "nak job", slog.String("error", nerr.Error()))
+	}
+	if errors.Is(err, errFenced) {
+		w.l.cancel()
+	}
+}
+
+// retryAfter waits before the next attempt after a transient failure,
+// keeping the job's ack wait from running out. It returns false when the
+// loop stops or the session stops being usable meanwhile.
+func (w *work) retryAfter(err error) bool {
+	w.p.metrics.retries.Inc()
+	delay := w.p.cfg.RetryDelay << min(w.attempt-1, 10)
+	w.l.log.WarnContext(w.l.ctx, "send failed; will retry", slog.Int("attempt", w.attempt), slog.Duration("delay", delay), slog.String("error", err.Error()))
+	deadline := time.Now().Add(delay)
+	for step := w.p.cfg.AckWait / 3; ; {
+		_ = w.msg.InProgress()
+		left := time.Until(deadline)
+		if left <= 0 {
+			return w.l.sess.Usable()
+		}
+		if !sleep(w.l.ctx, min(left, step)) {
+			return false
+		}
 	}
 }
 

@@ -57,6 +57,7 @@ type Driver struct {
 
 	mu      sync.Mutex
 	conns   map[string]*conn      // tenant → live conn on this worker
+	fails   map[string]int        // tenant → sends still to fail (fail-sends)
 	pending map[string][]*inbound // tenant → accepted, not yet persisted
 }
 
@@ -70,6 +71,7 @@ func New(cfg Config, pool *pgxpool.Pool, nc *nats.Conn, logger *slog.Logger) (*D
 		cfg: cfg.withDefaults(), pool: pool, nc: nc,
 		log:     logger.With(slog.String("component", "sim")),
 		conns:   map[string]*conn{},
+		fails:   map[string]int{},
 		pending: map[string][]*inbound{},
 	}
 	sub, err := nc.Subscribe(cfg.Names.Sim("*", "kick"), d.onKick)
@@ -92,7 +94,9 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 }
 
 // ControlOps implements wa.Controller.
-func (d *Driver) ControlOps() []string { return []string{"scan", "inbound", "disconnect", "logout"} }
+func (d *Driver) ControlOps() []string {
+	return []string{"scan", "inbound", "disconnect", "logout", "fail-sends"}
+}
 
 // Control implements wa.Controller.
 func (d *Driver) Control(ctx context.Context, tenant, op string, body []byte) []byte {
@@ -106,6 +110,8 @@ func (d *Driver) Control(ctx context.Context, tenant, op string, body []byte) []
 		err = d.withConn(tenant, func(c *conn) { c.drop(wa.Disconnected{Reason: "network dropped (sim)"}) })
 	case "logout":
 		err = d.withConn(tenant, func(c *conn) { c.removed(ctx) })
+	case "fail-sends":
+		err = d.setFailSends(tenant, body)
 	default:
 		err = &ctlError{"invalid_request", "unknown operation " + op}
 	}

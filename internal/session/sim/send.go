@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,6 +39,9 @@ type DeliveredMedia struct {
 func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, error) {
 	if !c.IsConnected() {
 		return nil, wa.ErrNotConnected
+	}
+	if c.d.takeFailure(c.tenant) {
+		return nil, errors.New("sim: server error (fail-sends)")
 	}
 	user, server, _ := strings.Cut(msg.To, "@")
 	if server == "s.whatsapp.net" && strings.HasPrefix(user, "999") {
@@ -105,4 +110,36 @@ func byChat(batch []pendingReceipt) map[string][]string {
 		out[r.chat] = append(out[r.chat], r.id)
 	}
 	return out
+}
+
+// maxFailSends bounds a fail-sends request.
+const maxFailSends = 1000
+
+// setFailSends makes the tenant's next sends fail with a transient error:
+// body {"count": n}, 1 <= n <= 1000.
+func (d *Driver) setFailSends(tenant string, body []byte) error {
+	var req struct {
+		Count int `json:"count"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Count < 1 || req.Count > maxFailSends {
+		return &ctlError{"invalid_request", fmt.Sprintf(`body must be {"count": n} with 1 <= n <= %d`, maxFailSends)}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.fails[tenant] = req.Count
+	return nil
+}
+
+// takeFailure reports whether this send of tenant is to fail (fail-sends).
+func (d *Driver) takeFailure(tenant string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fails[tenant] == 0 {
+		return false
+	}
+	d.fails[tenant]--
+	if d.fails[tenant] == 0 {
+		delete(d.fails, tenant)
+	}
+	return true
 }
