@@ -3,7 +3,7 @@ NATS_SERVER_VERSION := v2.12.4
 GOBIN ?= $(shell go env GOPATH)/bin
 NATS_SERVER := $(GOBIN)/nats-server
 
-.PHONY: test tools vet fmt-check bench demo compose-check
+.PHONY: test tools vet fmt-check bench demo compose-check load load-ci load-scale
 
 ## test: run every test against real Postgres and a pinned nats-server
 test: tools
@@ -24,6 +24,18 @@ fmt-check:
 bench: tools
 	go test -run '^$$' -bench . -benchtime 20000x ./internal/outbox/ ./internal/send/
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/session/
+
+## load: the full load and fault run (every scenario; about 15 minutes)
+load: tools
+	WABUS_NATS_SERVER=$(NATS_SERVER) go run ./cmd/wabus-load -out load-report.md
+
+## load-ci: the short scenario set .ci/run runs (a few minutes)
+load-ci: tools
+	WABUS_NATS_SERVER=$(NATS_SERVER) go run ./cmd/wabus-load -short
+
+## load-scale: restore time and memory per session, 2,000 tenants on one worker and 10,000 over four
+load-scale: tools
+	WABUS_NATS_SERVER=$(NATS_SERVER) go run ./cmd/wabus-load -scale -out load-scale.md
 
 ## demo: the whole system on this machine with the simulator (no phone): pair, send, receive
 demo: tools

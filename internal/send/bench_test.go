@@ -178,3 +178,53 @@ func BenchmarkBaselinePostgres(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 }
+
+// BenchmarkBaselineJetStreamPerTenant: the same as BenchmarkBaselineJetStream
+// through the pipeline's consumer layout: one filtered durable consumer per
+// tenant (benchTenants of them), each read with a window of 32 and acked
+// one message at a time. It is the ceiling of the send pipeline's
+// JetStream side on this machine, with nothing else in the way.
+func BenchmarkBaselineJetStreamPerTenant(b *testing.B) {
+	s := testenv.NewStack(b)
+	ctx := context.Background()
+	var got sync.WaitGroup
+	got.Add(b.N)
+	for i := range benchTenants {
+		tenant := fmt.Sprintf("t%04d", i)
+		cons, err := s.JS.CreateOrUpdateConsumer(ctx, s.Names.SendStream(), jetstream.ConsumerConfig{
+			Durable: "baseline-" + tenant, FilterSubject: s.Names.Send(tenant),
+			AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 32,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		it, err := cons.Messages(jetstream.PullMaxMessages(32))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer it.Stop()
+		go func() {
+			for {
+				m, err := it.Next()
+				if err != nil {
+					return
+				}
+				m.Ack()
+				got.Done()
+			}
+		}()
+	}
+	body := []byte(`{"id":"x","to":"+51987654321","text":"hola"}`)
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.JS.PublishAsync(s.Names.Send(fmt.Sprintf("t%04d", i%benchTenants)), body); err != nil {
+			b.Fatal(err)
+		}
+		if i%1000 == 999 {
+			<-s.JS.PublishAsyncComplete()
+		}
+	}
+	got.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -78,6 +78,10 @@ func (l *loop) consume() error {
 	stop := context.AfterFunc(l.ctx, it.Drain)
 	defer stop()
 	back := false // a job went back: hand back the rest, then bind again
+	// After a reconnect, jobs the server sent while the connection was
+	// going down are pending with nobody to see them until their ack wait
+	// ends; binding again makes the consumer anew at the oldest of them.
+	reconnects := l.p.js.Conn().Stats().Reconnects
 	handBack := func(msg jetstream.Msg) {
 		if err := msg.Nak(); err != nil {
 			l.log.WarnContext(l.ctx, "nak job", slog.String("error", err.Error()))
@@ -89,6 +93,11 @@ func (l *loop) consume() error {
 	}
 	for {
 		msg, err := it.Next(jetstream.NextMaxWait(l.p.cfg.FetchWait))
+		if !back && l.p.js.Conn().Stats().Reconnects != reconnects {
+			l.log.InfoContext(l.ctx, "reconnected to NATS: binding the send consumer again")
+			back = true
+			it.Drain()
+		}
 		switch {
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 			return nil

@@ -125,6 +125,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	lookupCtx, stopLookups := context.WithCancel(context.WithoutCancel(ctx))
 	var lw sync.WaitGroup
 	lw.Go(func() { p.lookups.run(lookupCtx, 2) })
+	lw.Go(func() { p.sweepInvalid(ctx) })
 	close(p.ready)
 	<-ctx.Done()
 	p.stopAll()

@@ -25,9 +25,13 @@ type inbound struct {
 const insertInbound = `INSERT INTO wabus_sim_inbound (tenant, id, sender, text) VALUES ($1, $2, $3, $4)
 ON CONFLICT (tenant, id) DO NOTHING`
 
-// inbound accepts a message from a contact. It is stored in Postgres (in
-// memory while Postgres is down) and delivered to the connection, now or
-// when the tenant connects.
+// inbound accepts a message from a contact. It is stored in Postgres, the
+// simulated server's state, and delivered to the connection, now or when
+// the tenant connects. While Postgres is down, the worker holding the
+// tenant's live connection keeps it in memory (the simulated server runs
+// inside the worker: a crash of that worker before Postgres is back loses
+// it, as the real server never would); any other worker refuses it with
+// code unavailable and the sender tries again.
 func (d *Driver) inbound(ctx context.Context, tenant string, body []byte) error {
 	var in inbound
 	if err := json.Unmarshal(body, &in); err != nil {
@@ -45,13 +49,20 @@ func (d *Driver) inbound(ctx context.Context, tenant string, body []byte) error 
 	}
 	in.sender = phone + "@s.whatsapp.net"
 	in.At = time.Now()
-	if _, err := d.pool.Exec(ctx, insertInbound, tenant, in.ID, in.sender, in.Text); err != nil {
+	// a request being answered while the worker shuts down is still stored
+	store, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	c := d.conn(tenant)
+	if _, err := d.pool.Exec(store, insertInbound, tenant, in.ID, in.sender, in.Text); err != nil {
+		if c == nil || !c.isUp() {
+			return &ctlError{"unavailable", "the simulated server cannot store the message now; send it again: " + err.Error()}
+		}
 		d.log.Warn("sim inbound kept in memory until postgres is back", slog.String("error", err.Error()))
 		d.mu.Lock()
 		d.pending[tenant] = append(d.pending[tenant], &in)
 		d.mu.Unlock()
 	}
-	if c := d.conn(tenant); c != nil {
+	if c != nil {
 		c.poke()
 	}
 	return nil
