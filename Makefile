@@ -25,7 +25,7 @@ bench: tools
 	go test -run '^$$' -bench . -benchtime 20000x ./internal/outbox/ ./internal/send/
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/session/
 
-## load: the full load and fault run (every scenario; about 15 minutes)
+## load: the full load and fault run (every scenario; a few minutes)
 load: tools
 	WABUS_NATS_SERVER=$(NATS_SERVER) go run ./cmd/wabus-load -out load-report.md
 

@@ -60,7 +60,10 @@ func (k *Keeper) rebalance(ctx context.Context) error {
 const acquireOrphans = `WITH orphan AS (
 	SELECT t.id FROM wabus_tenant t LEFT JOIN wabus_lease l ON l.tenant = t.id
 	WHERE t.device_jid IS NOT NULL AND (l.tenant IS NULL OR l.expires_at < now())
-	ORDER BY md5(t.id || $1) LIMIT $3)
+	ORDER BY md5(t.id || $1) LIMIT $3
+	-- workers taking orphans at once take different ones, never the same
+	-- rows in different orders (a deadlock)
+	FOR UPDATE OF t SKIP LOCKED)
 INSERT INTO wabus_lease AS l (tenant, owner, expires_at)
 SELECT id, $1, now() + $2::interval FROM orphan
 ON CONFLICT (tenant) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,19 +47,29 @@ func (l *loop) stopped() bool {
 func ConsumerName(tenant string) string { return "send-" + tenant }
 
 // handBackPause is how long a loop waits after handing jobs back before it
-// binds again (Postgres or NATS trouble, usually).
-const handBackPause = time.Second
+// binds again (Postgres or NATS trouble, usually); failures in a row double
+// it, with jitter, up to maxBindPause, so that thousands of tenants do not
+// hammer an overloaded nats-server in step.
+const (
+	handBackPause = time.Second
+	maxBindPause  = 30 * time.Second
+)
 
 func (l *loop) run() {
 	defer close(l.done)
+	pause := handBackPause
 	for l.ctx.Err() == nil && l.sess.Usable() {
 		err := l.consume()
 		if l.ctx.Err() != nil {
 			return
 		}
 		if err != nil {
-			l.log.WarnContext(l.ctx, "send consumer failed", slog.String("error", err.Error()))
+			l.log.WarnContext(l.ctx, "send consumer failed", slog.String("error", err.Error()), slog.Duration("retry_in", pause))
+			sleep(l.ctx, pause/2+rand.N(pause/2+1))
+			pause = min(2*pause, maxBindPause)
+			continue
 		}
+		pause = handBackPause
 		sleep(l.ctx, handBackPause)
 	}
 }
@@ -133,6 +144,12 @@ func (l *loop) consume() error {
 // consumer is made anew. The send stream is a work queue, so a new
 // consumer starts at the oldest job not yet acknowledged.
 func (l *loop) bind() (jetstream.Consumer, *limiter, int, error) {
+	select { // a few binds at a time: a restore binds thousands
+	case l.p.binds <- struct{}{}:
+		defer func() { <-l.p.binds }()
+	case <-l.ctx.Done():
+		return nil, nil, 0, l.ctx.Err()
+	}
 	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
 	defer cancel()
 	rate, burst, err := l.limits(ctx)

@@ -90,6 +90,7 @@ type Pipeline struct {
 
 	runCtx context.Context
 	ready  chan struct{}
+	binds  chan struct{} // consumer binds in flight
 
 	mu    sync.Mutex
 	loops map[string]*loop
@@ -113,9 +114,13 @@ func New(cfg Config, pool *pgxpool.Pool, w *outbox.Writer, js jetstream.JetStrea
 		lookups: newLookups(pool),
 		numbers: newNumberCache(24 * time.Hour),
 		ready:   make(chan struct{}),
+		binds:   make(chan struct{}, maxBinds),
 		loops:   map[string]*loop{},
 	}, nil
 }
+
+// maxBinds is how many consumer creations a worker has in flight at once.
+const maxBinds = 16
 
 // Run serves tenants until ctx ends and every tenant loop has stopped.
 // Start it before the session manager so that Connected finds it running,
