@@ -120,6 +120,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
+// claimRows is planned on every run (QueryExecModeExec): a prepared
+// statement's generic plan made while the outbox was empty sorts the whole
+// backlog for every batch once NATS has been away for a while.
 const claimRows = `SELECT seq, event_id, subject, payload, headers FROM wabus_outbox
 ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
 
@@ -159,7 +162,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 }
 
 func claim(ctx context.Context, tx pgx.Tx, limit int) ([]row, error) {
-	rs, err := tx.Query(ctx, claimRows, limit)
+	rs, err := tx.Query(ctx, claimRows, pgx.QueryExecModeExec, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox rows: %w", err)
 	}

@@ -81,10 +81,18 @@ func drain[T any](first T, in <-chan T, max int) []T {
 	return batch
 }
 
-const lookupJobs = `SELECT w.tenant, w.job_id, status, message_id, event_id, recipient, code, last_error, attempts,
-	coalesce(sent_at, updated_at)
-FROM wabus_send w JOIN unnest($1::text[], $2::text[]) AS k(tenant, job_id)
-	ON w.tenant = k.tenant AND w.job_id = k.job_id`
+// lookupJobs reads the ledger rows of a batch of jobs, one primary key
+// lookup each (the LIMIT keeps the subquery from being flattened into a
+// join). It is planned on every run (QueryExecModeExec): a prepared
+// statement's generic plan made while the ledger was still empty scans the
+// whole table on every batch once it has grown (measured: 220 ms against
+// 0.05 ms a batch at 100,000 rows).
+const lookupJobs = `SELECT k.tenant, k.job_id, w.status, w.message_id, w.event_id, w.recipient, w.code, w.last_error,
+	w.attempts, w.at
+FROM unnest($1::text[], $2::text[]) AS k(tenant, job_id)
+CROSS JOIN LATERAL (
+	SELECT status, message_id, event_id, recipient, code, last_error, attempts, coalesce(sent_at, updated_at) AS at
+	FROM wabus_send s WHERE s.tenant = k.tenant AND s.job_id = k.job_id LIMIT 1) w`
 
 func (l *lookups) answer(ctx context.Context, batch []*lookupReq) {
 	found, err := l.query(ctx, batch)
@@ -99,7 +107,7 @@ func (l *lookups) query(ctx context.Context, batch []*lookupReq) (map[string]*en
 	for i, r := range batch {
 		tenants[i], jobs[i] = r.tenant, r.job
 	}
-	rows, err := l.pool.Query(ctx, lookupJobs, tenants, jobs)
+	rows, err := l.pool.Query(ctx, lookupJobs, pgx.QueryExecModeExec, tenants, jobs)
 	if err != nil {
 		return nil, fmt.Errorf("read ledger: %w", err)
 	}

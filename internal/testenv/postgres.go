@@ -138,3 +138,46 @@ func Eventually(t testing.TB, within time.Duration, msg string, cond func() bool
 		}
 	}
 }
+
+// Scans counts the rows Postgres reads sequentially from one table, as
+// the backend of a one-connection pool sees them: a test runs a query on
+// Pool, then asks Read how many rows were scanned so far. It tells an
+// index lookup from a table scan without timing anything.
+type Scans struct {
+	Pool  *pgxpool.Pool // one connection: the backend whose counters flush
+	admin *pgxpool.Pool
+	table string
+}
+
+// NewScans opens a one-connection pool on url (closed when the test ends)
+// and reads table's counters through admin.
+func NewScans(t testing.TB, url string, admin *pgxpool.Pool, table string) *Scans {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("testenv: open pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return &Scans{Pool: pool, admin: admin, table: table}
+}
+
+// Read flushes the backend's statistics and returns the rows of the table
+// read by sequential scans so far.
+func (s *Scans) Read(t testing.TB) int64 {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Pool.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+		t.Fatalf("testenv: flush stats: %v", err)
+	}
+	var n int64
+	err := s.admin.QueryRow(ctx, `SELECT coalesce(seq_tup_read, 0) FROM pg_stat_user_tables WHERE relname = $1`, s.table).Scan(&n)
+	if err != nil {
+		t.Fatalf("testenv: read stats: %v", err)
+	}
+	return n
+}
