@@ -27,7 +27,7 @@ func BenchmarkRestore2000(b *testing.B) {
 		start := time.Now()
 		w := startWorker(b, s, "w1", Config{LeaseTTL: 30 * time.Second})
 		testenv.Eventually(b, 120*time.Second, "all tenants connected", func() bool {
-			return w.m.states()[StateConnected] == tenants
+			return w.M.states()[StateConnected] == tenants
 		})
 		elapsed := time.Since(start)
 		b.StopTimer()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -73,79 +72,24 @@ func StartEmuWorker(t testing.TB, s *testenv.Stack, emu *waemu.Server, id string
 func startEmuWorker(t testing.TB, s *testenv.Stack, emu *waemu.Server, id string, cfg Config, setup func(*Manager), parts ...WorkerPart) *EmuWorker {
 	t.Helper()
 	log := testLogger().With("worker", id, "test", t.Name())
-	nc := s.NATS.Conn(t)
-	js := s.NATS.JetStream(t)
-	reg := prometheus.NewRegistry()
-	cfg.WorkerID = id
-	cfg.LeaseTTL = cmpDur(cfg.LeaseTTL, 3*time.Second)
-	cfg.ReconnectMin = cmpDur(cfg.ReconnectMin, 50*time.Millisecond)
-	cfg.ReconnectMax = cmpDur(cfg.ReconnectMax, time.Second)
-	relay, err := outbox.NewRelay(outbox.RelayConfig{}, s.Pool, js, log, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer := outbox.NewWriter(s.Pool, relay.Notify)
 	driver := wmdriver.New(wmdriver.Config{HTTPClient: emu.HTTPClient()}, log)
-	m, err := New(cfg, Deps{Pool: s.Pool, Store: OpenStore(s.Pool, log), Driver: driver, NATS: nc, JS: js, Names: s.Names,
-		Logger: log, Registry: reg, Writer: writer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if setup != nil {
-		setup(m)
-	}
-	var runs []func(context.Context) error
-	for _, p := range parts {
-		l, run := p(id, writer, reg, log)
-		m.AddListener(l)
-		runs = append(runs, run)
-	}
+	return runTestWorker(t, s, id, cfg, driver, log, setup, parts...)
+}
 
-	var infra, partsWG sync.WaitGroup
-	ictx, stopInfra := context.WithCancel(context.Background())
-	infra.Go(func() { relay.Run(ictx) })
-	infra.Go(func() { writer.Run(ictx, 2) })
-	pctx, stopParts := context.WithCancel(context.Background())
-	for _, run := range runs {
-		partsWG.Go(func() {
-			if err := run(pctx); err != nil {
-				t.Errorf("worker %s part: %v", id, err)
-			}
-		})
+// PairedAcme is where most conformance tests start: tenant acme paired by
+// QR on worker w1, connected to a fresh emulator. parts, given the stack,
+// make the worker's parts (the send pipeline, say).
+func PairedAcme(t *testing.T, parts ...func(*testenv.Stack) WorkerPart) (*testenv.Stack, *waemu.Server, *nats.Conn, *EmuWorker, types.JID) {
+	t.Helper()
+	s, emu := NewEmuStack(t, waemu.Config{})
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "acme")
+	var ps []WorkerPart
+	for _, p := range parts {
+		ps = append(ps, p(s))
 	}
-	mctx, stopManager := context.WithCancel(context.Background())
-	mdone := make(chan struct{})
-	infra.Go(func() {
-		defer close(mdone)
-		if err := m.Run(mctx); err != nil {
-			t.Errorf("manager %s: %v", id, err)
-		}
-	})
-	var once sync.Once
-	w := &EmuWorker{M: m, Reg: reg}
-	w.stop = func() {
-		once.Do(func() {
-			stopManager()
-			<-mdone
-			stopParts()
-			partsWG.Wait()
-			testenv.Eventually(t, 10*time.Second, "outbox drained", func() bool {
-				return testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_outbox") == 0
-			})
-			stopInfra()
-			infra.Wait()
-		})
-	}
-	t.Cleanup(w.stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("worker %s counters: %s", id, counters(reg))
-		}
-	})
-	testenv.Eventually(t, 10*time.Second, "worker "+id+" registered", func() bool {
-		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_worker WHERE id = $1`, id) == 1
-	})
-	return w
+	w := StartEmuWorker(t, s, emu, "w1", Config{}, ps...)
+	return s, emu, nc, w, PairEmu(t, s, nc, emu, "acme")
 }
 
 // PairEmu pairs tenant as an admin and a phone would: a pair control

@@ -21,7 +21,6 @@ import (
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/send"
 	"github.com/wabus/wabus/internal/session"
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
 )
 
@@ -68,13 +67,7 @@ func sentEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]even
 
 func TestConformanceSendTextAndDocumentThroughTheSendStream(t *testing.T) {
 	t.Parallel()
-	s, emu := session.NewEmuStack(t, waemu.Config{})
-	nc := s.NATS.Conn(t)
-	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO wabus_tenant (id) VALUES ('acme')`); err != nil {
-		t.Fatal(err)
-	}
-	session.StartEmuWorker(t, s, emu, "w1", session.Config{}, sendPipeline(t, s))
-	dev := session.PairEmu(t, s, nc, emu, "acme")
+	s, emu, _, _, dev := session.PairedAcme(t, func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) })
 
 	const text, caption = "Tu reserva ha sido confirmada", "your ticket"
 	pdf := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("ticket 123 "), 5000)...)
@@ -172,13 +165,7 @@ func receiptEvents(t testing.TB, s *testenv.Stack, tenant string) []event.Receip
 
 func TestConformanceSendToNumberNotOnWhatsAppFails(t *testing.T) {
 	t.Parallel()
-	s, emu := session.NewEmuStack(t, waemu.Config{})
-	nc := s.NATS.Conn(t)
-	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO wabus_tenant (id) VALUES ('acme')`); err != nil {
-		t.Fatal(err)
-	}
-	session.StartEmuWorker(t, s, emu, "w1", session.Config{}, sendPipeline(t, s))
-	session.PairEmu(t, s, nc, emu, "acme")
+	s, emu, _, _, _ := session.PairedAcme(t, func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) })
 
 	publishJob(t, s, "acme", map[string]any{"id": "nobody", "to": "+99912345678", "text": "hello?"})
 	testenv.Eventually(t, 30*time.Second, "failed event and dead letter", func() bool {

@@ -26,11 +26,7 @@ import (
 
 func TestConformancePairByQRAndRestoreAfterRestart(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{})
-	nc := s.NATS.Conn(t)
-	createTenant(t, s, "acme")
-	w := StartEmuWorker(t, s, emu, "w1", Config{})
-	dev := PairEmu(t, s, nc, emu, "acme")
+	s, emu, _, w, dev := PairedAcme(t)
 	if deviceOf(t, s, "acme") != dev.String() || dev.Device == 0 {
 		t.Fatalf("device_jid %q, want the companion device %s", deviceOf(t, s, "acme"), dev)
 	}
@@ -198,11 +194,7 @@ func checkInboundDocument(t *testing.T, s *testenv.Stack, m event.Message, pdf [
 
 func TestConformanceLoggedOutWhileConnected(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{})
-	nc := s.NATS.Conn(t)
-	createTenant(t, s, "acme")
-	w := StartEmuWorker(t, s, emu, "w1", Config{})
-	dev := PairEmu(t, s, nc, emu, "acme")
+	s, emu, nc, w, dev := PairedAcme(t)
 
 	if err := emu.Fail401(dev); err != nil {
 		t.Fatal(err)
@@ -221,11 +213,7 @@ func TestConformanceLoggedOutWhileConnected(t *testing.T) {
 
 func TestConformanceLoggedOutWhileOffline(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{})
-	nc := s.NATS.Conn(t)
-	createTenant(t, s, "acme")
-	w := StartEmuWorker(t, s, emu, "w1", Config{})
-	dev := PairEmu(t, s, nc, emu, "acme")
+	s, emu, _, w, dev := PairedAcme(t)
 	w.Stop()
 	testenv.Eventually(t, emuWait, "emulator sees the device go", func() bool { return !emu.Connected(dev) })
 
@@ -268,11 +256,7 @@ func checkLoggedOut(t *testing.T, s *testenv.Stack, w *EmuWorker, tenant, dev st
 
 func TestConformanceStreamReplacedBacksOffOnce(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{})
-	nc := s.NATS.Conn(t)
-	createTenant(t, s, "acme")
-	w := StartEmuWorker(t, s, emu, "w1", Config{})
-	dev := PairEmu(t, s, nc, emu, "acme")
+	s, emu, _, w, dev := PairedAcme(t)
 
 	const replacements = 2
 	for i := 1; i <= replacements; i++ {
@@ -313,11 +297,7 @@ func hasReason(evs []event.Session, reason string) bool {
 
 func TestConformanceDroppedSocketReconnectsByItself(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{})
-	nc := s.NATS.Conn(t)
-	createTenant(t, s, "acme")
-	w := StartEmuWorker(t, s, emu, "w1", Config{})
-	dev := PairEmu(t, s, nc, emu, "acme")
+	s, emu, _, w, dev := PairedAcme(t)
 
 	if err := emu.DropSocket(dev); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/session/wa"
 	"github.com/wabus/wabus/internal/testenv"
 )
 
@@ -27,13 +28,6 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// testWorker is a worker in this process: manager, sim driver and relay.
-type testWorker struct {
-	m    *Manager
-	reg  *prometheus.Registry
-	stop func()
-}
-
 func migrate(t testing.TB, s *testenv.Stack) {
 	t.Helper()
 	store := OpenStore(s.Pool, testLogger())
@@ -42,24 +36,32 @@ func migrate(t testing.TB, s *testenv.Stack) {
 	}
 }
 
-func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts ...func(*sim.Config)) *testWorker {
+// startWorker runs a worker in the test process on the simulator driver.
+func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts ...func(*sim.Config)) *EmuWorker {
 	t.Helper()
 	log := testLogger().With("worker", id)
-	nc := s.NATS.Conn(t)
-	js := s.NATS.JetStream(t)
-	reg := prometheus.NewRegistry()
 	simCfg := sim.Config{WorkerID: id, Names: s.Names}
 	for _, o := range simOpts {
 		o(&simCfg)
 	}
-	driver, err := sim.New(simCfg, s.Pool, nc, log)
+	driver, err := sim.New(simCfg, s.Pool, s.NATS.Conn(t), log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = driver.Close() }) // after the worker stopped
+	return runTestWorker(t, s, id, cfg, driver, log, nil)
+}
+
+// runTestWorker runs a worker in the test process on driver: manager,
+// outbox relay and writer, and parts (the send pipeline, say), and waits
+// until it has registered. Unset reconnect delays are short, the lease 3s.
+func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver wa.Driver, log *slog.Logger, setup func(*Manager), parts ...WorkerPart) *EmuWorker {
+	t.Helper()
+	nc := s.NATS.Conn(t)
+	js := s.NATS.JetStream(t)
+	reg := prometheus.NewRegistry()
 	cfg.WorkerID = id
-	if cfg.LeaseTTL == 0 {
-		cfg.LeaseTTL = 3 * time.Second
-	}
+	cfg.LeaseTTL = cmpDur(cfg.LeaseTTL, 3*time.Second)
 	cfg.ReconnectMin = cmpDur(cfg.ReconnectMin, 50*time.Millisecond)
 	cfg.ReconnectMax = cmpDur(cfg.ReconnectMax, time.Second)
 	relay, err := outbox.NewRelay(outbox.RelayConfig{}, s.Pool, js, log, reg)
@@ -72,34 +74,57 @@ func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { relay.Run(ctx) })
-	wg.Go(func() { writer.Run(ctx, 2) })
-	mctx, mcancel := context.WithCancel(context.Background())
+	if setup != nil {
+		setup(m)
+	}
+	var runs []func(context.Context) error
+	for _, p := range parts {
+		l, run := p(id, writer, reg, log)
+		m.AddListener(l)
+		runs = append(runs, run)
+	}
+
+	var infra, partsWG sync.WaitGroup
+	ictx, stopInfra := context.WithCancel(context.Background())
+	infra.Go(func() { relay.Run(ictx) })
+	infra.Go(func() { writer.Run(ictx, 2) })
+	pctx, stopParts := context.WithCancel(context.Background())
+	for _, run := range runs {
+		partsWG.Go(func() {
+			if err := run(pctx); err != nil {
+				t.Errorf("worker %s part: %v", id, err)
+			}
+		})
+	}
+	mctx, stopManager := context.WithCancel(context.Background())
 	mdone := make(chan struct{})
-	wg.Go(func() {
+	infra.Go(func() {
 		defer close(mdone)
 		if err := m.Run(mctx); err != nil {
 			t.Errorf("manager %s: %v", id, err)
 		}
 	})
 	var once sync.Once
-	w := &testWorker{m: m, reg: reg}
+	w := &EmuWorker{M: m, Reg: reg}
 	w.stop = func() {
 		once.Do(func() {
-			mcancel()
+			stopManager()
 			<-mdone
-			// let the relay publish the last state changes
+			stopParts()
+			partsWG.Wait()
 			testenv.Eventually(t, 10*time.Second, "outbox drained", func() bool {
 				return testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_outbox") == 0
 			})
-			cancel()
-			wg.Wait()
-			driver.Close()
+			stopInfra()
+			infra.Wait()
 		})
 	}
 	t.Cleanup(w.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker %s counters: %s", id, counters(reg))
+		}
+	})
 	testenv.Eventually(t, 10*time.Second, "worker "+id+" registered", func() bool {
 		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_worker WHERE id = $1`, id) == 1
 	})

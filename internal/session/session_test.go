@@ -99,12 +99,12 @@ func TestSimLogoutDeletesCredentialsAndStops(t *testing.T) {
 		t.Fatal("tenant still points at a device")
 	}
 	testenv.Eventually(t, 5*time.Second, "session ended and lease released", func() bool {
-		return w.m.Session("acme") == nil && testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_lease`) == 0
+		return w.M.Session("acme") == nil && testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_lease`) == 0
 	})
 	testenv.Eventually(t, 10*time.Second, "logged_out event on the bus", func() bool {
 		return hasState(sessionEvents(t, s, "acme"), StateLoggedOut)
 	})
-	if n := testutil.ToFloat64(w.m.metrics.reconnects); n != 0 {
+	if n := testutil.ToFloat64(w.M.metrics.reconnects); n != 0 {
 		t.Fatalf("%v reconnect attempts after a logout", n)
 	}
 	if watch.connections("acme") != 1 || watch.liveOn("acme") != "" {
@@ -135,7 +135,7 @@ func TestSimDisconnectReconnectsByItself(t *testing.T) {
 	if n := testenv.QueryInt(t, s.Pool, `SELECT reconnects FROM wabus_tenant WHERE id = 'acme'`); n != 1 {
 		t.Fatalf("reconnects = %d, want 1", n)
 	}
-	if n := testutil.ToFloat64(w.m.metrics.reconnects); n != 1 {
+	if n := testutil.ToFloat64(w.M.metrics.reconnects); n != 1 {
 		t.Fatalf("reconnect metric = %v", n)
 	}
 }
@@ -195,7 +195,7 @@ func TestPairingTimesOutToUnpaired(t *testing.T) {
 		t.Fatalf("pairing events %+v: want the two codes shown, the first as answered, then timeout", got)
 	}
 	waitState(t, s, "slow", StateUnpaired)
-	testenv.Eventually(t, 5*time.Second, "lease let go", func() bool { return w.m.Session("slow") == nil })
+	testenv.Eventually(t, 5*time.Second, "lease let go", func() bool { return w.M.Session("slow") == nil })
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device`); n != 0 {
 		t.Fatalf("%d devices stored after a pairing that timed out", n)
 	}
@@ -288,12 +288,12 @@ func TestHandlerPanicIsRecoveredAndCounted(t *testing.T) {
 	w := startWorker(t, s, "w1", Config{})
 	pair(t, s, nc, "acme")
 	var once sync.Once
-	w.m.testHookInbound = func(string) { once.Do(func() { panic("handler bug") }) }
+	w.M.testHookInbound = func(string) { once.Do(func() { panic("handler bug") }) }
 	ask(t, nc, s.Names.Sim("acme", "inbound"), map[string]string{"from": "+51987654321", "text": "boom", "id": "P1"})
 	testenv.Eventually(t, 10*time.Second, "message stored after the panic, on redelivery", func() bool {
 		return len(messageEvents(t, s, "acme")["P1"]) == 1
 	})
-	if n := testutil.ToFloat64(w.m.metrics.panics); n != 1 {
+	if n := testutil.ToFloat64(w.M.metrics.panics); n != 1 {
 		t.Fatalf("panics recovered = %v, want 1", n)
 	}
 	if st := state(t, s, "acme"); st != StateConnected {
