@@ -140,19 +140,7 @@ func BenchmarkBaselineJetStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cc.Stop()
-	body := []byte(`{"id":"x","to":"+51987654321","text":"hola"}`)
-	b.ResetTimer()
-	for i := range b.N {
-		if _, err := s.JS.PublishAsync(s.Names.Send(fmt.Sprintf("t%04d", i%benchTenants)), body); err != nil {
-			b.Fatal(err)
-		}
-		if i%1000 == 999 {
-			<-s.JS.PublishAsyncComplete()
-		}
-	}
-	got.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	publishAndWait(b, s, &got)
 }
 
 // BenchmarkBaselinePostgres: raw single-row commits from 8 connections.
@@ -214,6 +202,12 @@ func BenchmarkBaselineJetStreamPerTenant(b *testing.B) {
 			}
 		}()
 	}
+	publishAndWait(b, s, &got)
+}
+
+// publishAndWait times b.N small jobs published round-robin over
+// benchTenants tenants until got is done, and reports msgs/s.
+func publishAndWait(b *testing.B, s *testenv.Stack, got *sync.WaitGroup) {
 	body := []byte(`{"id":"x","to":"+51987654321","text":"hola"}`)
 	b.ResetTimer()
 	for i := range b.N {
