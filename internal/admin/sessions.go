@@ -34,10 +34,18 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request, tenant strin
 }
 
 // putSession answers PUT /v1/sessions/{tenant}: the tenant is created as
-// unpaired (201) or left as it is (200); both answer the session.
+// unpaired (201) or left as it is (200); both answer the session. An
+// optional body sets the tenant's own send rate limit.
 func (s *Server) putSession(w http.ResponseWriter, r *http.Request, tenant string) error {
+	lim, err := parseLimits(r)
+	if err != nil {
+		return err
+	}
 	created, err := s.createTenant(r.Context(), tenant)
 	if err != nil {
+		return err
+	}
+	if err := lim.store(r.Context(), s, tenant); err != nil {
 		return err
 	}
 	v, ok, err := s.session(r.Context(), tenant)

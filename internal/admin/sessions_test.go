@@ -17,7 +17,7 @@ func TestSessions(t *testing.T) {
 	r := e.do(t, http.MethodPut, "/v1/sessions/t1", nil)
 	wantStatus(t, r, http.StatusCreated)
 	s := r.json(t)
-	wantKeys(t, s, "tenant", "state", "jid", "worker", "since", "last_error", "reconnects", "pending_jobs")
+	wantKeys(t, s, "tenant", "state", "jid", "worker", "since", "last_error", "reconnects", "pending_jobs", "send_rate", "send_burst")
 	if s["tenant"] != "t1" || s["state"] != "unpaired" || s["pending_jobs"] != float64(0) || s["since"] == nil {
 		t.Fatalf("new session %v", s)
 	}
@@ -138,5 +138,45 @@ func wantKeys(t *testing.T, m map[string]any, keys ...string) {
 	slices.Sort(keys)
 	if !slices.Equal(got, keys) {
 		t.Fatalf("keys %v, want %v", got, keys)
+	}
+}
+
+// TestSessionSendLimits: PUT's optional body sets a tenant's own send rate
+// limit, null gives the default back, and bad values are refused with
+// nothing changed.
+func TestSessionSendLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	r := e.do(t, http.MethodPut, "/v1/sessions/shop", map[string]any{"send_rate": 30, "send_burst": 5})
+	wantStatus(t, r, http.StatusCreated)
+	if s := r.json(t); s["send_rate"] != float64(30) || s["send_burst"] != float64(5) {
+		t.Fatalf("session after PUT with limits: %v", s)
+	}
+	if n := e.count(t, `SELECT count(*) FROM wabus_tenant WHERE id = 'shop' AND send_rate = 30 AND send_burst = 5`); n != 1 {
+		t.Fatal("limits not stored on the tenant")
+	}
+	// a field left out stays; null removes the tenant's own value
+	s := e.do(t, http.MethodPut, "/v1/sessions/shop", map[string]any{"send_burst": nil}).json(t)
+	if s["send_rate"] != float64(30) || s["send_burst"] != nil {
+		t.Fatalf("session after clearing the burst: %v", s)
+	}
+	for _, body := range []any{
+		map[string]any{"send_rate": -1},
+		map[string]any{"send_rate": 6001},
+		map[string]any{"send_rate": "fast"},
+		map[string]any{"send_burst": 0},
+		map[string]any{"send_burst": 2.5},
+		map[string]any{"sendrate": 10},
+		[]int{1},
+	} {
+		wantError(t, e.do(t, http.MethodPut, "/v1/sessions/shop", body), http.StatusBadRequest, CodeInvalidRequest)
+		wantError(t, e.do(t, http.MethodPut, "/v1/sessions/fresh", body), http.StatusBadRequest, CodeInvalidRequest)
+	}
+	if s := e.do(t, http.MethodGet, "/v1/sessions/shop", nil).json(t); s["send_rate"] != float64(30) || s["send_burst"] != nil {
+		t.Fatalf("a refused PUT changed the limits: %v", s)
+	}
+	wantError(t, e.do(t, http.MethodGet, "/v1/sessions/fresh", nil), http.StatusNotFound, CodeNotFound)
+	if s := e.do(t, http.MethodPut, "/v1/sessions/plain", nil).json(t); s["send_rate"] != nil || s["send_burst"] != nil {
+		t.Fatalf("a tenant without limits shows %v", s)
 	}
 }

@@ -27,6 +27,11 @@ type Session struct {
 	// PendingJobs is the number of jobs waiting in the send stream, or nil
 	// (JSON null) when NATS could not be asked.
 	PendingJobs *uint64 `json:"pending_jobs"`
+	// SendRate and SendBurst are the tenant's own send rate limit
+	// (messages a minute, 0 for none; burst), or nil where the workers'
+	// defaults (WA_SEND_RATE, WA_SEND_BURST) apply.
+	SendRate  *float64 `json:"send_rate"`
+	SendBurst *int     `json:"send_burst"`
 
 	paired bool // the tenant has credentials (device_jid)
 }
@@ -35,7 +40,7 @@ type Session struct {
 var ownedStates = map[string]bool{"pairing": true, "connecting": true, "connected": true}
 
 const selectSessions = `SELECT t.id, t.state, t.jid, t.worker, t.since, t.last_error, t.reconnects,
-	t.device_jid IS NOT NULL, coalesce(l.expires_at >= now(), false)
+	t.send_rate, t.send_burst, t.device_jid IS NOT NULL, coalesce(l.expires_at >= now(), false)
 FROM wabus_tenant t LEFT JOIN wabus_lease l ON l.tenant = t.id`
 
 // sessions reads the sessions of every tenant (tenant == "") or of one.
@@ -60,7 +65,8 @@ func scanSession(row pgx.CollectableRow) (Session, error) {
 	var v Session
 	var live bool
 	var since time.Time
-	err := row.Scan(&v.Tenant, &v.State, &v.JID, &v.Worker, &since, &v.LastError, &v.Reconnects, &v.paired, &live)
+	err := row.Scan(&v.Tenant, &v.State, &v.JID, &v.Worker, &since, &v.LastError, &v.Reconnects,
+		&v.SendRate, &v.SendBurst, &v.paired, &live)
 	if ownedStates[v.State] && !live {
 		v.State = "disconnected"
 	}

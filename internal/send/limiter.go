@@ -21,6 +21,11 @@ func newLimiter(perMinute float64, burst int) *limiter {
 	return &limiter{rate: perMinute / 60, burst: b, tokens: b, last: time.Now()}
 }
 
+// is reports whether l was made with perMinute and burst.
+func (l *limiter) is(perMinute float64, burst int) bool {
+	return l.rate == perMinute/60 && l.burst == float64(max(burst, 1))
+}
+
 // reserve takes a token and returns how long to wait before using it.
 func (l *limiter) reserve(now time.Time) time.Duration {
 	l.mu.Lock()

@@ -81,6 +81,7 @@ func (l *loop) consume() error {
 	if err != nil {
 		return err
 	}
+	checked := time.Now() // when the tenant's rate limit was last read
 	it, err := cons.Messages(jetstream.PullMaxMessages(window))
 	if err != nil {
 		return err
@@ -108,6 +109,14 @@ func (l *loop) consume() error {
 			l.log.InfoContext(l.ctx, "reconnected to NATS: binding the send consumer again")
 			back = true
 			it.Drain()
+		}
+		if !back && time.Since(checked) >= l.p.cfg.LimitsEvery {
+			checked = time.Now()
+			if l.limitsChanged(lim) {
+				l.log.InfoContext(l.ctx, "send rate limit changed: binding the send consumer again")
+				back = true
+				it.Drain()
+			}
 		}
 		switch {
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
@@ -181,6 +190,15 @@ func (l *loop) bind() (jetstream.Consumer, *limiter, int, error) {
 		}
 	}
 	return cons, newLimiter(rate, burst), window, nil
+}
+
+// limitsChanged reports whether the tenant's rate limit differs from the
+// one lim was made with (an error reading it changes nothing).
+func (l *loop) limitsChanged(lim *limiter) bool {
+	ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
+	defer cancel()
+	rate, burst, err := l.limits(ctx)
+	return err == nil && !lim.is(rate, burst)
 }
 
 const tenantLimits = `SELECT send_rate, send_burst FROM wabus_tenant WHERE id = $1`

@@ -42,6 +42,10 @@ type Config struct {
 	// cut so that the last of them is sent within half the ack wait.
 	// Defaults to 32.
 	Window int
+	// LimitsEvery is how often a tenant's rate limit is read again, so that
+	// a change (admin's PUT /v1/sessions/{tenant}) applies without a
+	// reconnect. Defaults to 30s.
+	LimitsEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -60,6 +64,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Window <= 0 {
 		c.Window = 32
+	}
+	if c.LimitsEvery <= 0 {
+		c.LimitsEvery = 30 * time.Second
 	}
 	return c
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
+	"github.com/wabus/wabus/internal/send"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
@@ -265,4 +266,36 @@ func TestTransientFailuresRetryInOrder(t *testing.T) {
 	if rep := workertest.Request(t, nc, s.Names.Sim("flaky", "fail-sends"), map[string]int{"count": 0}); rep.Code != "invalid_request" {
 		t.Fatalf("fail-sends 0: %+v, want invalid_request", rep)
 	}
+}
+
+// A tenant's own rate limit decides how many jobs its consumer may hold
+// unacknowledged (none waits past half the ack wait), and a change is
+// picked up without a reconnect.
+func TestTenantRateLimitShapesItsConsumer(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	nc := s.NATS.Conn(t)
+	ctx := context.Background()
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id, send_rate, send_burst) VALUES ('slow', 6, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	workertest.Start(t, s, workertest.Config(t, s, "w1"))
+	workertest.Pair(t, s, nc, "slow")
+	maxAckPending := func() int {
+		c, err := s.JS.Consumer(ctx, s.Names.SendStream(), send.ConsumerName("slow"))
+		if err != nil {
+			return -1
+		}
+		return c.CachedInfo().Config.MaxAckPending
+	}
+	testenv.Eventually(t, 10*time.Second, "consumer bound with the tenant's limit", func() bool { return maxAckPending() == 3 })
+	if _, err := s.Pool.Exec(ctx, `UPDATE wabus_tenant SET send_rate = NULL, send_burst = NULL WHERE id = 'slow'`); err != nil {
+		t.Fatal(err)
+	}
+	// the worker's default here is no limit: the whole window
+	testenv.Eventually(t, 45*time.Second, "consumer bound again without the limit", func() bool { return maxAckPending() == 32 })
+	publish(t, s.JS, s.Names.Send("slow"), textJob("after-change", "+51987654321", "hi"), "")
+	testenv.Eventually(t, 10*time.Second, "a job after the change is sent", func() bool {
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("slow", bus.KindSent)) == 1
+	})
 }

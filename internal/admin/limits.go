@@ -1,0 +1,80 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+)
+
+// Bounds of a tenant's own send rate limit.
+const (
+	maxSendRate  = 6000 // messages a minute
+	maxSendBurst = 1000
+)
+
+// limits is the optional body of PUT /v1/sessions/{tenant}: the tenant's
+// own send rate limit. A field left out is left as it is; null removes the
+// tenant's own value, so the workers' default applies again.
+type limits struct {
+	rate, burst       *float64 // the new values when set and not null
+	hasRate, hasBurst bool     // the field was in the body
+}
+
+// parseLimits reads the optional limits body; an empty body sets nothing.
+func parseLimits(r *http.Request) (limits, error) {
+	var l limits
+	body, err := readBody(r)
+	if err != nil || strings.TrimSpace(string(body)) == "" {
+		return l, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "body must be a JSON object: %s", jsonProblem(err))
+	}
+	for name, raw := range fields {
+		var v *float64
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "%s must be a number or null", name)
+		}
+		switch name {
+		case "send_rate":
+			if v != nil && (*v < 0 || *v > maxSendRate || math.IsNaN(*v)) {
+				return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "send_rate must be 0 (no limit) to %d messages a minute, or null", maxSendRate)
+			}
+			l.rate, l.hasRate = v, true
+		case "send_burst":
+			if v != nil && (*v < 1 || *v > maxSendBurst || *v != math.Trunc(*v)) {
+				return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "send_burst must be a whole number from 1 to %d, or null", maxSendBurst)
+			}
+			l.burst, l.hasBurst = v, true
+		default:
+			return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "unknown field %q (want send_rate, send_burst)", name)
+		}
+	}
+	return l, nil
+}
+
+const setLimits = `UPDATE wabus_tenant SET
+	send_rate = CASE WHEN $2 THEN $3::double precision ELSE send_rate END,
+	send_burst = CASE WHEN $4 THEN $5::integer ELSE send_burst END
+WHERE id = $1`
+
+// store writes the limits given, if any. The tenant's worker applies them
+// within its next limits check (half a minute).
+func (l limits) store(ctx context.Context, s *Server, tenant string) error {
+	if !l.hasRate && !l.hasBurst {
+		return nil
+	}
+	var burst *int
+	if l.burst != nil {
+		b := int(*l.burst)
+		burst = &b
+	}
+	if _, err := s.pool.Exec(ctx, setLimits, tenant, l.hasRate, l.rate, l.hasBurst, burst); err != nil {
+		return fmt.Errorf("set send limits: %w", err)
+	}
+	return nil
+}
