@@ -117,6 +117,7 @@ func (p *pairing) onEvent(ctx context.Context, ev wa.Event) step {
 		s.qr = wa.QREvent{}
 		s.mu.Unlock()
 		if !s.m.setDevice(ctx, s, ev.JID) {
+			p.discard(ctx, ev.JID)
 			return s.fenced
 		}
 	case wa.Connected:
@@ -190,6 +191,21 @@ func (p *pairing) abort(ctx context.Context, reason string) step {
 	s.publishPairing(ctl.PairingEvent{Event: ctl.PairingTimeout})
 	s.transition(ctx, change{state: StateUnpaired, reason: reason})
 	return s.end
+}
+
+// discard removes a device paired for a tenant this worker no longer holds
+// (deleted meanwhile, or taken over): nobody could ever use it, so it is
+// logged out from WhatsApp (the phone drops it) and its credentials are
+// deleted rather than left behind.
+func (p *pairing) discard(ctx context.Context, jid string) {
+	s := p.s
+	s.log.WarnContext(ctx, "paired a device for a tenant this worker no longer holds; removing it", slog.String("jid", jid))
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := p.conn.Logout(lctx); err != nil {
+		s.log.WarnContext(ctx, "logout of the discarded device failed; deleting its credentials", slog.String("error", err.Error()))
+	}
+	s.m.deleteDeviceJID(lctx, s.tenant, jid)
 }
 
 func (p *pairing) failWaiting(code, msg string) {

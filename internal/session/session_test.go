@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -298,5 +299,30 @@ func TestHandlerPanicIsRecoveredAndCounted(t *testing.T) {
 	}
 	if st := state(t, s, "acme"); st != StateConnected {
 		t.Fatalf("state after the panic = %s", st)
+	}
+}
+
+// A tenant deleted while its QR code is shown: the phone's scan still
+// completes the pairing, but the device belongs to nobody, so it is logged
+// out and its credentials deleted instead of left behind.
+func TestDevicePairedForADeletedTenantIsRemoved(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "gone")
+	w := startWorker(t, s, "w1", Config{LeaseTTL: time.Hour}) // no renewal during the test
+	if rep := ask(t, nc, s.Names.Ctl("gone", ctl.OpPair), nil); rep.QR == "" {
+		t.Fatalf("pair: %+v", rep)
+	}
+	if _, err := s.Pool.Exec(context.Background(), `DELETE FROM wabus_tenant WHERE id = 'gone'`); err != nil {
+		t.Fatal(err)
+	}
+	if rep := ask(t, nc, s.Names.Sim("gone", "scan"), nil); rep.Error != "" {
+		t.Fatalf("scan: %+v", rep)
+	}
+	testenv.Eventually(t, 10*time.Second, "session ended", func() bool { return w.M.Session("gone") == nil })
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device`); n != 0 {
+		t.Fatalf("%d devices left in the store for a deleted tenant", n)
 	}
 }

@@ -130,6 +130,12 @@ func (m *Manager) deleteDevice(ctx context.Context, tenant string) {
 	if err != nil || jid == "" {
 		return
 	}
+	m.deleteDeviceJID(ctx, tenant, jid)
+}
+
+// deleteDeviceJID removes the credentials of device jid and its privacy
+// tokens.
+func (m *Manager) deleteDeviceJID(ctx context.Context, tenant, jid string) {
 	if dev, err := m.loadDevice(ctx, jid); err == nil && dev != nil {
 		if err := m.deps.Store.DeleteDevice(ctx, dev); err != nil {
 			m.log.WarnContext(ctx, "delete credentials failed", slog.String("tenant", tenant), slog.String("error", err.Error()))
