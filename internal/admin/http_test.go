@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -145,5 +146,37 @@ func TestNew(t *testing.T) {
 	}
 	if _, err := New(Config{Token: "x"}, Deps{}); err != ErrMissingDeps {
 		t.Fatalf("New without deps: %v, want ErrMissingDeps", err)
+	}
+}
+
+// TestTenantsByState: every tenant is counted by its state, including the
+// ones no worker runs, and a connected tenant whose owner's lease expired
+// counts as disconnected (as the sessions routes show it).
+func TestTenantsByState(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		e.do(t, http.MethodPut, "/v1/sessions/"+id, nil)
+	}
+	for _, q := range []string{
+		`UPDATE wabus_tenant SET state = 'logged_out' WHERE id IN ('a', 'b')`,
+		`UPDATE wabus_tenant SET state = 'connected' WHERE id IN ('c', 'd')`,
+		`INSERT INTO wabus_lease (tenant, owner, expires_at) VALUES ('c', 'w9', now() + interval '1 minute'), ('d', 'w9', now() - interval '1 second')`,
+	} {
+		if _, err := e.stack.Pool.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := string(e.doAuth(t, http.MethodGet, "/metrics", nil, "").body)
+	for _, want := range []string{
+		`wabus_tenants_by_state{state="logged_out"} 2`,
+		`wabus_tenants_by_state{state="connected"} 1`,
+		`wabus_tenants_by_state{state="disconnected"} 1`,
+		`wabus_tenants_by_state{state="unpaired"} 1`,
+		`wabus_tenants_by_state{state="banned"} 0`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

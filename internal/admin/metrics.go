@@ -1,10 +1,14 @@
 package admin
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -38,4 +42,52 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 func (m *metrics) observe(route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// tenantStates reports every tenant by state at scrape time, read from
+// Postgres as the sessions routes show it (a state that needs a live owner
+// counts as disconnected once the owner's lease has expired). The workers'
+// wabus_sessions_by_state counts only the sessions they run, so tenants
+// that need a person (unpaired, logged_out) are seen here. Admin is a
+// single process, so nothing is counted twice.
+type tenantStates struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	desc *prometheus.Desc
+}
+
+func newTenantStates(pool *pgxpool.Pool, log *slog.Logger) *tenantStates {
+	return &tenantStates{pool: pool, log: log, desc: prometheus.NewDesc("wabus_tenants_by_state",
+		"Tenants by session state, from Postgres (every tenant, run or not).", []string{"state"}, nil)}
+}
+
+// allStates are reported even at zero, so that alerts see a series.
+var allStates = []string{"unpaired", "pairing", "connecting", "connected", "disconnected", "banned", "logged_out"}
+
+const countStates = `SELECT CASE WHEN t.state IN ('pairing', 'connecting', 'connected') AND NOT coalesce(l.expires_at >= now(), false)
+	THEN 'disconnected' ELSE t.state END, count(*)
+FROM wabus_tenant t LEFT JOIN wabus_lease l ON l.tenant = t.id GROUP BY 1`
+
+func (c *tenantStates) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect reports nothing when Postgres does not answer within 2s (a gap,
+// not a false zero).
+func (c *tenantStates) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rows, err := c.pool.Query(ctx, countStates)
+	if err != nil {
+		c.log.Warn("count tenants by state", slog.String("error", err.Error()))
+		return
+	}
+	counts := map[string]int64{}
+	var state string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&state, &n}, func() error { counts[state] = n; return nil }); err != nil {
+		c.log.Warn("count tenants by state", slog.String("error", err.Error()))
+		return
+	}
+	for _, s := range allStates {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), s)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -49,6 +50,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	m, err := newMetrics(deps.Registry)
 	if err != nil {
 		return nil, err
+	}
+	if err := deps.Registry.Register(newTenantStates(deps.Pool, deps.Logger)); err != nil {
+		return nil, fmt.Errorf("register admin metrics: %w", err)
 	}
 	s := &Server{
 		cfg: cfg, pool: deps.Pool, nc: deps.NATS, js: deps.JS, names: deps.Names,
