@@ -3,7 +3,7 @@ NATS_SERVER_VERSION := v2.12.4
 GOBIN ?= $(shell go env GOPATH)/bin
 NATS_SERVER := $(GOBIN)/nats-server
 
-.PHONY: test tools vet fmt-check mod-check bench demo compose-check load load-ci load-scale
+.PHONY: test tools vet fmt-check bench demo compose-check load load-ci load-scale
 
 ## test: run every test against real Postgres and a pinned nats-server
 test: tools
@@ -19,10 +19,6 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-
-## mod-check: go.mod and go.sum are what go mod tidy makes them
-mod-check:
-	go mod tidy -diff
 
 ## bench: the benchmarks whose figures docs/BENCHMARKS.md quotes
 bench: tools

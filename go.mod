@@ -9,13 +9,16 @@ require (
 	go.mau.fi/whatsmeow v0.0.0-20251217143725-11cf47c62d32
 )
 
-// Used only by tests: the WhatsApp protocol emulator (internal/session/waemu)
-// speaks Signal and protobuf as WhatsApp's servers and phones do, and the
-// metrics test reads Prometheus's exposition types.
+// Used directly only by tests (the WhatsApp protocol emulator in
+// internal/session/waemu speaks Signal and protobuf as WhatsApp's servers
+// and phones do; the metrics test reads Prometheus's exposition types), and
+// required by whatsmeow and client_golang anyway. The product's direct
+// dependencies are the four above; go mod tidy would list these three
+// there too.
 require (
-	github.com/prometheus/client_model v0.6.3
-	go.mau.fi/libsignal v0.2.1
-	google.golang.org/protobuf v1.36.12
+	github.com/prometheus/client_model v0.6.3 // indirect
+	go.mau.fi/libsignal v0.2.1 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 require (
