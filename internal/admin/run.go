@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/config"
@@ -25,7 +21,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if cfg.AdminToken == "" {
 		return ErrNoToken
 	}
-	pool, err := openDB(ctx, cfg.DatabaseURL, logger)
+	pool, err := db.OpenRetry(ctx, cfg.DatabaseURL, logger)
 	if err != nil {
 		return err
 	}
@@ -33,21 +29,12 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err := db.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	nc, err := bus.Connect(cfg.NATSURL, cfg.NATSCreds, "wabus-admin", logger)
+	nc, js, names, err := bus.Open(ctx, cfg.NATSURL, cfg.NATSCreds, "wabus-admin", cfg.SubjectPrefix,
+		bus.Config{SendMaxAge: cfg.SendMaxAge}, logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	names := bus.NewNames(cfg.SubjectPrefix)
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := bus.Provision(pctx, js, names, bus.Config{SendMaxAge: cfg.SendMaxAge}); err != nil {
-		return err
-	}
 	srv, err := New(Config{Addr: cfg.AdminAddr, Token: cfg.AdminToken, MaxBody: cfg.AdminMaxBody}, Deps{
 		Pool: pool, NATS: nc, JS: js, Names: names, Logger: logger, Registry: obs.NewRegistry(),
 	})
@@ -55,24 +42,4 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	return srv.Run(ctx)
-}
-
-// openDB connects to Postgres, retrying for up to a minute at start-up.
-func openDB(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		pool, err := db.Open(ctx, url)
-		if err == nil {
-			return pool, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, err
-		}
-		logger.WarnContext(ctx, "postgres not reachable yet", slog.String("error", err.Error()))
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("open postgres: %w", ctx.Err())
-		case <-time.After(2 * time.Second):
-		}
-	}
 }

@@ -58,6 +58,30 @@ type Config struct {
 
 const dedupeWindow = 10 * time.Minute
 
+// Open connects to NATS as Connect does and provisions the streams and
+// buckets under prefix, trying for up to a minute: what each process does
+// at start-up. It returns an error when either fails; the connection is
+// closed then.
+func Open(ctx context.Context, url, creds, name, prefix string, cfg Config, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, Names, error) {
+	names := NewNames(prefix)
+	nc, err := Connect(url, creds, name, logger)
+	if err != nil {
+		return nil, nil, names, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, names, fmt.Errorf("jetstream: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := Provision(pctx, js, names, cfg); err != nil {
+		nc.Close()
+		return nil, nil, names, err
+	}
+	return nc, js, names, nil
+}
+
 // Provision creates or updates the send, events and DLQ streams and the two
 // object-store buckets. Any process may call it at start-up, several at once:
 // it is idempotent. It retries until ctx ends while NATS is unreachable, and

@@ -4,6 +4,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,4 +31,25 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("ping postgres: %w", err)
 	}
 	return pool, nil
+}
+
+// OpenRetry is Open for a process starting up: while Postgres cannot be
+// reached it tries again every 2s, for up to a minute, logging each miss.
+func OpenRetry(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pool, err := Open(ctx, url)
+		if err == nil {
+			return pool, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, err
+		}
+		logger.WarnContext(ctx, "postgres not reachable yet", slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open postgres: %w", ctx.Err())
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

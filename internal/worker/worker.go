@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -34,7 +33,7 @@ import (
 // NATS unreachable for too long, a port taken) or a component fails.
 func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	logger = logger.With(slog.String("worker", cfg.WorkerID))
-	pool, err := openDB(ctx, cfg.DatabaseURL, logger)
+	pool, err := db.OpenRetry(ctx, cfg.DatabaseURL, logger)
 	if err != nil {
 		return err
 	}
@@ -43,51 +42,18 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err := db.Migrate(ctx, pool, session.UpgradeStore(store)); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	nc, err := bus.Connect(cfg.NATSURL, cfg.NATSCreds, "wabus-worker "+cfg.WorkerID, logger)
+	nc, js, names, err := bus.Open(ctx, cfg.NATSURL, cfg.NATSCreds, "wabus-worker "+cfg.WorkerID, cfg.SubjectPrefix,
+		bus.Config{SendMaxAge: cfg.SendMaxAge}, logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	names := bus.NewNames(cfg.SubjectPrefix)
-	if err := provision(ctx, js, names, cfg); err != nil {
-		return err
-	}
 	reg := obs.NewRegistry()
 	p := &parts{cfg: cfg, log: logger, pool: pool, nc: nc, js: js, names: names, reg: reg}
 	if err := p.build(store); err != nil {
 		return err
 	}
 	return p.run(ctx)
-}
-
-// openDB connects to Postgres, retrying for up to a minute at start-up.
-func openDB(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		pool, err := db.Open(ctx, url)
-		if err == nil {
-			return pool, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, err
-		}
-		logger.WarnContext(ctx, "postgres not reachable yet", slog.String("error", err.Error()))
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
-
-func provision(ctx context.Context, js jetstream.JetStream, names bus.Names, cfg config.Config) error {
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return bus.Provision(pctx, js, names, bus.Config{SendMaxAge: cfg.SendMaxAge})
 }
 
 // parts are the running components of a worker.
