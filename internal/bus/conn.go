@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wabus/wabus/internal/retry"
 )
 
 // Connect opens a NATS connection that keeps reconnecting for ever, so a
@@ -89,18 +91,15 @@ func Open(ctx context.Context, url, creds, name, prefix string, cfg Config, logg
 func Provision(ctx context.Context, js jetstream.JetStream, n Names, cfg Config) error {
 	cfg.SendMaxAge = cmpOr(cfg.SendMaxAge, 24*time.Hour)
 	cfg.Replicas = max(cfg.Replicas, 1)
-	delay := 100 * time.Millisecond
+	backoff := retry.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
 	for {
 		err := provisionOnce(ctx, js, n, cfg)
 		if err == nil {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
+		if !retry.Sleep(ctx, backoff.Next()) {
 			return fmt.Errorf("provision jetstream: %w", err)
-		case <-time.After(delay):
 		}
-		delay = min(delay*2, 2*time.Second)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wabus/wabus/internal/retry"
 )
 
 // RelayConfig tunes a Relay.
@@ -89,7 +91,7 @@ func (r *Relay) Run(ctx context.Context) error {
 
 	sweep := time.NewTicker(r.cfg.SweepInterval)
 	defer sweep.Stop()
-	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	backoff := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		n, err := r.publishBatch(ctx)
 		switch {
@@ -101,12 +103,12 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.metrics.errors.Inc()
 			r.log.WarnContext(ctx, "outbox publish failed", slog.String("error", err.Error()))
 			r.updateBacklog(ctx)
-			if !sleep(ctx, backoff.next()) {
+			if !retry.Sleep(ctx, backoff.Next()) {
 				return nil
 			}
 			continue
 		}
-		backoff.reset()
+		backoff.Reset()
 		if n == r.cfg.BatchSize {
 			continue // more rows are likely waiting
 		}
@@ -244,14 +246,14 @@ func (r *Relay) updateBacklog(ctx context.Context) {
 // listen keeps a LISTEN connection open and pokes r.wake on each
 // notification, reconnecting with backoff when Postgres goes away.
 func (r *Relay) listen(ctx context.Context) {
-	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	backoff := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
 		err := r.listenOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		r.log.DebugContext(ctx, "outbox listener lost", slog.String("error", err.Error()))
-		if !sleep(ctx, backoff.next()) {
+		if !retry.Sleep(ctx, backoff.Next()) {
 			return
 		}
 	}
@@ -301,7 +303,7 @@ func (r *Relay) notifier(ctx context.Context) {
 		if _, err := r.pool.Exec(ctx, "SELECT pg_notify('wabus_outbox', '')"); err != nil && ctx.Err() == nil {
 			r.log.DebugContext(ctx, "notify relays", slog.String("error", err.Error()))
 		}
-		if !sleep(ctx, 10*time.Millisecond) {
+		if !retry.Sleep(ctx, 10*time.Millisecond) {
 			return
 		}
 	}

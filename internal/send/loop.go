@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session"
 )
 
@@ -57,20 +57,20 @@ const (
 
 func (l *loop) run() {
 	defer close(l.done)
-	pause := handBackPause
+	backoff := retry.Backoff{Min: handBackPause, Max: maxBindPause}
 	for l.ctx.Err() == nil && l.sess.Usable() {
 		err := l.consume()
 		if l.ctx.Err() != nil {
 			return
 		}
 		if err != nil {
+			pause := backoff.Next()
 			l.log.WarnContext(l.ctx, "send consumer failed", slog.String("error", err.Error()), slog.Duration("retry_in", pause))
-			sleep(l.ctx, pause/2+rand.N(pause/2+1))
-			pause = min(2*pause, maxBindPause)
+			retry.Sleep(l.ctx, pause)
 			continue
 		}
-		pause = handBackPause
-		sleep(l.ctx, handBackPause)
+		backoff.Reset()
+		retry.Sleep(l.ctx, handBackPause)
 	}
 }
 
@@ -219,15 +219,4 @@ func (l *loop) limits(ctx context.Context) (float64, int, error) {
 		b = *burst
 	}
 	return r, b, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/wabus/wabus/internal/retry"
 )
 
 // commit records r in the ledger, retrying while Postgres is unavailable
@@ -11,7 +13,7 @@ import (
 // is lost or the loop stops.
 func (w *work) commit(r *record) error {
 	r.tenant, r.epoch = w.l.tenant, w.l.sess.Lease().Epoch
-	delay := 100 * time.Millisecond
+	backoff := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		err := w.p.ledger.commit(w.l.ctx, r)
 		if err == nil || errors.Is(err, errFenced) || w.l.ctx.Err() != nil {
@@ -19,10 +21,9 @@ func (w *work) commit(r *record) error {
 		}
 		w.l.log.WarnContext(w.l.ctx, "ledger commit failed; retrying", slog.String("error", err.Error()))
 		_ = w.msg.InProgress()
-		if !sleep(w.l.ctx, delay) {
+		if !retry.Sleep(w.l.ctx, backoff.Next()) {
 			return err
 		}
-		delay = min(delay*2, 5*time.Second)
 	}
 }
 
@@ -54,7 +55,7 @@ func (w *work) retryAfter(err error) bool {
 		if left <= 0 {
 			return w.l.sess.Usable()
 		}
-		if !sleep(w.l.ctx, min(left, step)) {
+		if !retry.Sleep(w.l.ctx, min(left, step)) {
 			return false
 		}
 	}

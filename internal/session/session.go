@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"go.mau.fi/whatsmeow/store"
 
 	"github.com/wabus/wabus/internal/lease"
+	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
@@ -184,7 +184,7 @@ func (s *Session) connectDevice(dev *store.Device) step {
 func (s *Session) reconnectDelay(n int) time.Duration {
 	d := s.m.cfg.ReconnectMin << min(n-1, 16)
 	d = min(d, s.m.cfg.ReconnectMax)
-	return d/2 + rand.N(d/2+1)
+	return retry.Jitter(d)
 }
 
 // open opens a Conn for dev whose events carry a new generation.
