@@ -89,59 +89,54 @@ func (l *loop) consume() error {
 	defer it.Stop()
 	stop := context.AfterFunc(l.ctx, it.Drain)
 	defer stop()
-	back := false // a job went back: hand back the rest, then bind again
-	// After a reconnect, jobs the server sent while the connection was
-	// going down are pending with nobody to see them until their ack wait
-	// ends; binding again makes the consumer anew at the oldest of them.
-	reconnects := l.p.js.Conn().Stats().Reconnects
-	handBack := func(msg jetstream.Msg) {
-		if err := msg.Nak(); err != nil {
-			l.log.WarnContext(l.ctx, "nak job", slog.String("error", err.Error()))
-		}
+	// Once back is set no job is handled: the ones still fetched are handed
+	// back in order, and the loop binds again.
+	back := false
+	rebind := func() {
 		if !back {
 			back = true
 			it.Drain()
 		}
 	}
+	// After a reconnect, jobs the server sent while the connection was
+	// going down are pending with nobody to see them until their ack wait
+	// ends; binding again makes the consumer anew at the oldest of them.
+	reconnects := l.p.js.Conn().Stats().Reconnects
 	for {
 		msg, err := it.Next(jetstream.NextMaxWait(l.p.cfg.FetchWait))
 		if !back && l.p.js.Conn().Stats().Reconnects != reconnects {
 			l.log.InfoContext(l.ctx, "reconnected to NATS: binding the send consumer again")
-			back = true
-			it.Drain()
+			rebind()
 		}
 		if !back && time.Since(checked) >= l.p.cfg.LimitsEvery {
 			checked = time.Now()
 			if l.limitsChanged(lim) {
 				l.log.InfoContext(l.ctx, "send rate limit changed: binding the send consumer again")
-				back = true
-				it.Drain()
+				rebind()
 			}
 		}
 		switch {
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 			return nil
 		case errors.Is(err, nats.ErrTimeout):
-			if !l.sess.Usable() && !back {
-				back = true
-				it.Drain()
+			if !l.sess.Usable() {
+				rebind()
 			}
 			continue
 		case err != nil:
 			l.log.WarnContext(l.ctx, "next send job", slog.String("error", err.Error()))
-			if !back {
-				back = true
-				it.Drain()
-			}
+			rebind()
 			continue
 		}
 		if back || l.ctx.Err() != nil || !l.sess.Usable() || lim.wait(l.ctx) != nil {
-			handBack(msg)
+			if err := msg.Nak(); err != nil {
+				l.log.WarnContext(l.ctx, "nak job", slog.String("error", err.Error()))
+			}
+			rebind()
 			continue
 		}
 		if !l.p.handle(l, msg) {
-			back = true
-			it.Drain()
+			rebind()
 		}
 	}
 }
