@@ -318,7 +318,7 @@ func TestAsyncAPISubjects(t *testing.T) {
 	for _, op := range []string{ctl.OpPair, ctl.OpPairPhone, ctl.OpLogout, ctl.OpReconnect} {
 		want = append(want, n.Ctl(tenant, op))
 	}
-	simOps := append((&sim.Driver{}).ControlOps(), "delivered", "connected", "disconnected", "kick")
+	simOps := append((&sim.Driver{}).ControlOps(), "delivered", "connected", "disconnected", "kick", "wake")
 	for _, op := range simOps {
 		want = append(want, n.Sim(tenant, op))
 	}

@@ -106,3 +106,49 @@ func TestConnectReplacesOlderConnection(t *testing.T) {
 		}
 	}
 }
+
+// An inbound message accepted by a worker that does not hold the tenant's
+// live connection (a request routed to a worker that is losing the tenant)
+// is announced on the tenant's wake subject, and a wake pokes the live
+// connection wherever it is, which then delivers what the server holds.
+func TestInboundAcceptedElsewhereWakesTheLiveConnection(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	nc := s.NATS.Conn(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	wakes := make(chan *nats.Msg, 4)
+	sub, err := nc.ChanSubscribe(s.Names.Sim("t1", "wake"), wakes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	accepting, err := New(Config{WorkerID: "w1", Names: s.Names}, s.Pool, nc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = accepting.Close() })
+
+	if rep := accepting.Control(ctx, "t1", "inbound", []byte(`{"from": "+51911222333", "text": "hola", "id": "IN1"}`)); string(rep) != "{}" {
+		t.Fatalf("inbound: %s", rep)
+	}
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_sim_inbound WHERE tenant = 't1' AND id = 'IN1'`); n != 1 {
+		t.Fatal("the message is not held by the simulated server")
+	}
+	select {
+	case <-wakes:
+	case <-ctx.Done():
+		t.Fatal("accepting the message woke nobody")
+	}
+
+	// the worker holding the live connection is poked by the wake
+	holding := &Driver{cfg: Config{Names: s.Names}, conns: map[string]*conn{}}
+	live := &conn{tenant: "t1", wake: make(chan struct{}, 1)}
+	holding.register(live)
+	holding.onWake(&nats.Msg{Subject: s.Names.Sim("t1", "wake")})
+	if len(live.wake) != 1 {
+		t.Fatal("a wake did not poke the live connection")
+	}
+	holding.onWake(&nats.Msg{Subject: s.Names.Sim("t2", "wake")}) // not here: nothing happens
+}

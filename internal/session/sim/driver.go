@@ -53,7 +53,7 @@ type Driver struct {
 	pool *pgxpool.Pool
 	nc   *nats.Conn
 	log  *slog.Logger
-	kick *nats.Subscription
+	subs []*nats.Subscription // kick, wake
 
 	mu      sync.Mutex
 	conns   map[string]*conn      // tenant → live conn on this worker
@@ -62,7 +62,9 @@ type Driver struct {
 }
 
 // New returns a simulator. It returns an error when cfg is incomplete or
-// the kick subscription (how a replaced connection learns of it) fails.
+// its subscriptions fail: kick (how a replaced connection learns of it) and
+// wake (how the live connection learns of an inbound message that another
+// worker accepted).
 func New(cfg Config, pool *pgxpool.Pool, nc *nats.Conn, logger *slog.Logger) (*Driver, error) {
 	if cfg.WorkerID == "" || cfg.Names.Prefix() == "" {
 		return nil, errors.New("sim: worker id and names are required")
@@ -74,16 +76,30 @@ func New(cfg Config, pool *pgxpool.Pool, nc *nats.Conn, logger *slog.Logger) (*D
 		fails:   map[string]int{},
 		pending: map[string][]*inbound{},
 	}
-	sub, err := nc.Subscribe(cfg.Names.Sim("*", "kick"), d.onKick)
-	if err != nil {
-		return nil, fmt.Errorf("subscribe sim kicks: %w", err)
+	for _, s := range []struct {
+		op string
+		fn nats.MsgHandler
+	}{{"kick", d.onKick}, {"wake", d.onWake}} {
+		sub, err := nc.Subscribe(cfg.Names.Sim("*", s.op), s.fn)
+		if err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("subscribe sim %s: %w", s.op, err)
+		}
+		d.subs = append(d.subs, sub)
 	}
-	d.kick = sub
 	return d, nil
 }
 
-// Close stops listening for kicks.
-func (d *Driver) Close() error { return d.kick.Unsubscribe() }
+// Close stops listening for kicks and wakes.
+func (d *Driver) Close() error {
+	var first error
+	for _, s := range d.subs {
+		if err := s.Unsubscribe(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
 
 // Name implements wa.Driver.
 func (d *Driver) Name() string { return "sim" }

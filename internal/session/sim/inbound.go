@@ -62,7 +62,9 @@ func (d *Driver) inbound(ctx context.Context, tenant string, body []byte) error 
 		d.pending[tenant] = append(d.pending[tenant], &in)
 		d.mu.Unlock()
 	}
-	if c != nil {
+	// whichever worker holds the live connection delivers it now (this
+	// one may be about to lose the tenant)
+	if err := d.nc.Publish(d.cfg.Names.Sim(tenant, "wake"), nil); err != nil && c != nil {
 		c.poke()
 	}
 	return nil

@@ -75,6 +75,14 @@ func (d *Driver) onKick(msg *nats.Msg) {
 	}
 }
 
+// onWake: an inbound message was stored for the tenant, maybe by another
+// worker; the live connection, if it is here, delivers it.
+func (d *Driver) onWake(msg *nats.Msg) {
+	if c := d.conn(d.cfg.Names.Token(msg.Subject, 1)); c != nil {
+		c.poke()
+	}
+}
+
 // digits normalizes a phone number to its digits (8-15 of them).
 func digits(phone string) (string, bool) {
 	p := strings.TrimPrefix(strings.TrimSpace(phone), "+")
