@@ -97,7 +97,9 @@ func (p *Publisher) publishOne(ctx context.Context, j Job) error {
 	delay := 50 * time.Millisecond
 	for {
 		at := time.Now()
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		// short: a publish caught by a NATS restart is not acked, and the
+		// load, not the fault, would stall while it waits
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		_, err := p.js.PublishMsg(pctx, &nats.Msg{Subject: p.names.Send(j.Tenant), Data: j.Body}, jetstream.WithMsgID(j.ID))
 		cancel()
 		if err == nil {

@@ -183,6 +183,12 @@ func claim(ctx context.Context, tx pgx.Tx, limit int) ([]row, error) {
 // the seqs that JetStream acknowledged, and an error when any was not.
 func (r *Relay) publish(ctx context.Context, rows []row) ([]int64, error) {
 	start := time.Now()
+	// When the connection goes, the acks still awaited are not coming:
+	// stop waiting, and publish what is not acked again (deduplicated by
+	// its id) once NATS is back.
+	nc := r.js.Conn()
+	lost := nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	defer nc.RemoveStatusListener(lost)
 	futures := make([]jetstream.PubAckFuture, len(rows))
 	var firstErr error
 	for i, x := range rows {
@@ -208,6 +214,8 @@ func (r *Relay) publish(ctx context.Context, rows []row) ([]int64, error) {
 			firstErr = cmpErr(firstErr, fmt.Errorf("publish %s: %w", rows[i].subject, err))
 		case <-timeout.C:
 			return acked, cmpErr(firstErr, errors.New("timed out waiting for publish acks"))
+		case <-lost:
+			return acked, cmpErr(firstErr, errors.New("connection to NATS lost while waiting for publish acks"))
 		case <-ctx.Done():
 			return acked, ctx.Err()
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,25 @@ type loop struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	mu sync.Mutex
+	it jetstream.MessagesContext // the iterator being read, if any
+}
+
+// interrupt stops the fetching of jobs: Next hands out what was fetched
+// already, then ends, and the loop checks why.
+func (l *loop) interrupt() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.it != nil {
+		l.it.Drain()
+	}
+}
+
+func (l *loop) setIterator(it jetstream.MessagesContext) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.it = it
 }
 
 func newLoop(p *Pipeline, tenant string, s *session.Session) *loop {
@@ -87,6 +107,8 @@ func (l *loop) consume() error {
 		return err
 	}
 	defer it.Stop()
+	l.setIterator(it)
+	defer l.setIterator(nil)
 	stop := context.AfterFunc(l.ctx, it.Drain)
 	defer stop()
 	// Once back is set no job is handled: the ones still fetched are handed
@@ -101,6 +123,8 @@ func (l *loop) consume() error {
 	// After a reconnect, jobs the server sent while the connection was
 	// going down are pending with nobody to see them until their ack wait
 	// ends; binding again makes the consumer anew at the oldest of them.
+	// (The pipeline interrupts every loop when it sees a reconnect, so an
+	// idle one does not wait for its fetch to time out.)
 	reconnects := l.p.js.Conn().Stats().Reconnects
 	for {
 		msg, err := it.Next(jetstream.NextMaxWait(l.p.cfg.FetchWait))

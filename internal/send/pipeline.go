@@ -138,6 +138,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	var lw sync.WaitGroup
 	lw.Go(func() { p.lookups.run(lookupCtx, 2) })
 	lw.Go(func() { p.sweepInvalid(ctx) })
+	lw.Go(func() { p.watchReconnects(ctx) })
 	close(p.ready)
 	<-ctx.Done()
 	p.stopAll()
@@ -145,6 +146,35 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	stopLookups()
 	lw.Wait()
 	return nil
+}
+
+// watchReconnects interrupts every loop once the NATS connection has been
+// re-established, so that each binds again at once (see consume).
+func (p *Pipeline) watchReconnects(ctx context.Context) {
+	seen := p.js.Conn().Stats().Reconnects
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := p.js.Conn().Stats().Reconnects
+		if n == seen || !p.js.Conn().IsConnected() {
+			continue
+		}
+		seen = n
+		p.mu.Lock()
+		loops := make([]*loop, 0, len(p.loops))
+		for _, l := range p.loops {
+			loops = append(loops, l)
+		}
+		p.mu.Unlock()
+		for _, l := range loops {
+			l.interrupt()
+		}
+	}
 }
 
 // Connected implements session.Listener: it binds the tenant's consumer.
