@@ -13,23 +13,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wabus/wabus/internal/job"
+	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/testenv"
 )
 
 // delivered is the simulator's notice of a message that reached WhatsApp.
-type delivered struct {
-	MessageID string `json:"message_id"`
-	To        string `json:"to"`
-	Type      string `json:"type"`
-	Text      string `json:"text"`
-	JobID     string `json:"job_id"`
-	Media     *struct {
-		Mimetype string `json:"mimetype"`
-		Filename string `json:"filename"`
-		Size     int    `json:"size"`
-		SHA256   string `json:"sha256"`
-	} `json:"media"`
-}
+type delivered = sim.Delivered
 
 // deliveredJob waits for the delivered notice of jobID.
 func deliveredJob(t *testing.T, ch chan *nats.Msg, jobID string) delivered {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/worker"
 )
@@ -125,18 +126,8 @@ type Deliveries struct {
 
 // Delivered is one notice, with its tenant.
 type Delivered struct {
-	Tenant    string
-	MessageID string `json:"message_id"`
-	To        string `json:"to"`
-	Type      string `json:"type"`
-	Text      string `json:"text"`
-	JobID     string `json:"job_id"`
-	Media     *struct {
-		Mimetype string `json:"mimetype"`
-		Filename string `json:"filename"`
-		Size     int    `json:"size"`
-		SHA256   string `json:"sha256"`
-	} `json:"media"`
+	Tenant string
+	sim.Delivered
 }
 
 // WatchDeliveries subscribes to every delivered notice under the stack's prefix.
