@@ -12,8 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.mau.fi/whatsmeow"
-	waLog "go.mau.fi/whatsmeow/util/log"
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
@@ -109,10 +107,8 @@ func TestConformanceSendTextAndDocumentThroughTheSendStream(t *testing.T) {
 	if sum := sha256.Sum256(blob); !bytes.Equal(sum[:], doc.GetFileEncSHA256()) {
 		t.Fatal("uploaded media does not match the message's encrypted hash")
 	}
-	// The recipient downloads and decrypts it as any client would.
-	recipient := whatsmeow.NewClient(session.OpenStore(s.Pool, slog.New(slog.DiscardHandler)).NewDevice(), waLog.Noop)
-	emu.Configure(recipient)
-	plain, err := recipient.Download(ctx, doc)
+	// The recipient's phone downloads and decrypts it as any client would.
+	plain, err := emu.DownloadMedia(doc)
 	if err != nil {
 		t.Fatalf("download the document: %v", err)
 	}

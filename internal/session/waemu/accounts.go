@@ -100,7 +100,49 @@ func (s *Server) addUserLocked(phone string) *user {
 	}
 	u.phoneDev = newEmuDevice(u.jid(), keys.NewKeyPair())
 	s.users[phone] = u
+	s.lids[u.lid.User] = u
 	return u
+}
+
+// userByJIDLocked returns the account a user or device JID names, by
+// phone number (s.whatsapp.net) or by LID (lid), creating a phone-number
+// account as lookupUserLocked does. s.mu must be held.
+func (s *Server) userByJIDLocked(jid types.JID) (*user, bool) {
+	switch jid.Server {
+	case types.DefaultUserServer:
+		return s.lookupUserLocked(jid.User)
+	case types.HiddenUserServer:
+		u, ok := s.lids[jid.User]
+		return u, ok
+	}
+	return nil, false
+}
+
+// companionLocked returns the paired client a device JID names, by phone
+// number or by LID. s.mu must be held.
+func (s *Server) companionLocked(dev types.JID) (*companion, bool) {
+	if dev.Server == types.HiddenUserServer {
+		u, ok := s.lids[dev.User]
+		if !ok {
+			return nil, false
+		}
+		pn := u.jid()
+		pn.Device = dev.Device
+		dev = pn
+	}
+	c, ok := s.companions[dev]
+	return c, ok
+}
+
+// lidDevices lists the user's devices addressed by LID.
+func (u *user) lidDevices() []types.JID {
+	out := u.devices()
+	for i := range out {
+		d := u.lid
+		d.Device = out[i].Device
+		out[i] = d
+	}
+	return out
 }
 
 // lookupUserLocked returns the account for phone, creating it when the

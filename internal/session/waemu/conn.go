@@ -91,7 +91,7 @@ func (c *conn) run() {
 			}
 			return
 		}
-		c.s.debugf("%s → %s", c.name(), node.XMLString())
+		c.s.debugf("%s → %s", c.name(), node.String())
 		c.handle(node)
 	}
 }
@@ -243,7 +243,7 @@ func (c *conn) handle(node *waBinary.Node) {
 
 // send writes a stanza to the client.
 func (c *conn) send(node waBinary.Node) error {
-	c.s.debugf("%s ← %s", c.name(), node.XMLString())
+	c.s.debugf("%s ← %s", c.name(), node.String())
 	if err := c.tr.sendNode(node); err != nil {
 		return fmt.Errorf("send <%s> to %s: %w", node.Tag, c.name(), err)
 	}

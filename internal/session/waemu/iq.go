@@ -163,17 +163,14 @@ func (c *conn) answerPreKeyFetch(req *waBinary.Node) {
 func (s *Server) takeBundle(jid types.JID) (bundleKeys, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if jid.Server != types.DefaultUserServer {
-		return bundleKeys{}, false
-	}
 	if jid.Device == 0 {
-		u, ok := s.users[jid.User]
+		u, ok := s.userByJIDLocked(jid)
 		if !ok {
 			return bundleKeys{}, false
 		}
 		return u.phoneDev.takeBundle(), true
 	}
-	comp, ok := s.companions[jid]
+	comp, ok := s.companionLocked(jid)
 	if !ok {
 		return bundleKeys{}, false
 	}

@@ -130,3 +130,55 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// MediaMessage is a media message a client sent (a document, image, audio,
+// video or sticker message).
+type MediaMessage interface {
+	whatsmeow.DownloadableMessage
+	GetFileLength() uint64
+}
+
+// DownloadMedia plays a recipient's phone opening media that a client
+// sent: it fetches the blob the message's direct path names, checks its
+// encrypted hash and MAC, decrypts it with the message's media key and
+// checks the plaintext's hash and length, as WhatsApp clients do. It
+// returns ErrUnknownMedia, or an error saying which check failed.
+func (s *Server) DownloadMedia(msg MediaMessage) ([]byte, error) {
+	blob, err := s.Media(msg.GetDirectPath())
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(blob); !bytes.Equal(sum[:], msg.GetFileEncSHA256()) {
+		return nil, fmt.Errorf("media: encrypted hash mismatch")
+	}
+	if len(blob) < aes.BlockSize+10 || (len(blob)-10)%aes.BlockSize != 0 {
+		return nil, fmt.Errorf("media: bad blob length %d", len(blob))
+	}
+	expanded, err := hkdf.Key(sha256.New, msg.GetMediaKey(), nil, string(whatsmeow.GetMediaType(msg)), 112)
+	if err != nil {
+		return nil, fmt.Errorf("expand media key: %w", err)
+	}
+	iv, cipherKey, macKey := expanded[:16], expanded[16:48], expanded[48:80]
+	ct, tag := blob[:len(blob)-10], blob[len(blob)-10:]
+	mac := hmac.New(sha256.New, macKey)
+	mac.Write(iv)
+	mac.Write(ct)
+	if !hmac.Equal(mac.Sum(nil)[:10], tag) {
+		return nil, fmt.Errorf("media: MAC mismatch")
+	}
+	block, err := aes.NewCipher(cipherKey)
+	if err != nil {
+		return nil, fmt.Errorf("media cipher: %w", err)
+	}
+	plain := bytes.Clone(ct)
+	cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, plain)
+	pad := int(plain[len(plain)-1])
+	if pad == 0 || pad > aes.BlockSize {
+		return nil, fmt.Errorf("media: bad padding")
+	}
+	plain = plain[:len(plain)-pad]
+	if sum := sha256.Sum256(plain); !bytes.Equal(sum[:], msg.GetFileSHA256()) || uint64(len(plain)) != msg.GetFileLength() {
+		return nil, fmt.Errorf("media: plaintext hash or length mismatch")
+	}
+	return plain, nil
+}

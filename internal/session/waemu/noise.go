@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.mau.fi/libsignal/ecc"
 	signalLogger "go.mau.fi/libsignal/logger"
@@ -57,14 +58,16 @@ func (quietSignalLogger) Configure(string)       {}
 
 // newCertChain returns a serialized waCert.CertChain: an intermediate
 // signed by the root, and a leaf for the server's static key signed by the
-// intermediate.
-func newCertChain(root *keys.KeyPair, static [32]byte) ([]byte, error) {
+// intermediate, both valid from notBefore to notAfter.
+func newCertChain(root *keys.KeyPair, static [32]byte, notBefore, notAfter time.Time) ([]byte, error) {
 	inter := keys.NewKeyPair()
 	const interSerial = 1
 	interDetails, err := proto.Marshal(&waCert.CertChain_NoiseCertificate_Details{
 		Serial:       proto.Uint32(interSerial),
 		IssuerSerial: proto.Uint32(whatsmeow.WACertIssuerSerial),
 		Key:          inter.Pub[:],
+		NotBefore:    proto.Uint64(uint64(notBefore.Unix())),
+		NotAfter:     proto.Uint64(uint64(notAfter.Unix())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("marshal intermediate cert: %w", err)
@@ -73,6 +76,8 @@ func newCertChain(root *keys.KeyPair, static [32]byte) ([]byte, error) {
 		Serial:       proto.Uint32(interSerial + 1),
 		IssuerSerial: proto.Uint32(interSerial),
 		Key:          static[:],
+		NotBefore:    proto.Uint64(uint64(notBefore.Unix())),
+		NotAfter:     proto.Uint64(uint64(notAfter.Unix())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("marshal leaf cert: %w", err)

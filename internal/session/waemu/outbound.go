@@ -19,8 +19,11 @@ type Received struct {
 	ID string
 	// From is the sending client device.
 	From types.JID
-	// To is the chat the message was sent to (the recipient's user JID).
+	// To is the chat the message was sent to: the recipient's phone-number
+	// user JID, however the client addressed it.
 	To types.JID
+	// ToJID is the address the client used: To, or the recipient's LID.
+	ToJID types.JID
 	// Type is the stanza's type attribute ("text", "media", "reaction"...).
 	Type string
 	// MediaType is the enc node's mediatype attribute ("document", "image"...).
@@ -46,7 +49,7 @@ func (c *conn) handleMessage(node *waBinary.Node) {
 		return
 	}
 	ack := waBinary.Node{Tag: "ack", Attrs: waBinary.Attrs{"class": "message", "id": id, "from": to, "t": now()}}
-	if to.Server == types.DefaultUserServer && !c.s.knownUser(to.User) {
+	if (to.Server == types.DefaultUserServer || to.Server == types.HiddenUserServer) && !c.s.knownUser(to) {
 		ack.Attrs["error"] = 404
 		c.sendOrClose(ack)
 		return
@@ -84,10 +87,10 @@ func messageParts(node *waBinary.Node, to types.JID) []messagePart {
 	return parts
 }
 
-func (s *Server) knownUser(phone string) bool {
+func (s *Server) knownUser(jid types.JID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.lookupUserLocked(phone)
+	_, ok := s.userByJIDLocked(jid)
 	return ok
 }
 
@@ -95,16 +98,30 @@ func (s *Server) knownUser(phone string) bool {
 func (s *Server) takeMessage(from, chat types.JID, id, typ string, node *waBinary.Node, part messagePart) {
 	s.mu.Lock()
 	var phone *emuDevice
-	if u, ok := s.users[part.device.User]; ok && part.device.Device == 0 && part.device.Server == types.DefaultUserServer {
-		phone = u.phoneDev
+	var chatPN types.JID
+	if u, ok := s.userByJIDLocked(chat); ok {
+		chatPN = u.jid()
 	}
-	_, isCompanion := s.companions[part.device]
+	if part.device.Device == 0 {
+		if u, ok := s.userByJIDLocked(part.device); ok {
+			phone = u.phoneDev
+		}
+	}
+	comp, isCompanion := s.companionLocked(part.device)
+	var sender types.JID
+	if c, ok := s.companions[from]; ok && part.device.Server == types.HiddenUserServer {
+		sender = c.lid
+	}
 	s.mu.Unlock()
+	if sender.IsEmpty() {
+		sender = from
+	}
 	switch {
 	case phone != nil:
-		s.decryptFor(phone, from, chat, id, typ, part)
-	case isCompanion && part.device != from:
-		s.relay(from, chat, id, typ, node, part)
+		s.decryptFor(phone, sender, chatPN, chat, id, typ, part)
+	case isCompanion && comp.jid != from:
+		part.device = comp.jid
+		s.relay(from, sender, chat, id, typ, node, part)
 	default:
 		s.debugf("message %s: no device %s", id, part.device)
 	}
@@ -113,7 +130,7 @@ func (s *Server) takeMessage(from, chat types.JID, id, typ string, node *waBinar
 // decryptFor decrypts a copy addressed to an emulated phone and records it.
 // Copies for the sender's own phone (device-sent messages) are decrypted to
 // keep the session in step, but not recorded.
-func (s *Server) decryptFor(phone *emuDevice, from, chat types.JID, id, typ string, part messagePart) {
+func (s *Server) decryptFor(phone *emuDevice, from, chat, addressed types.JID, id, typ string, part messagePart) {
 	encType, _ := part.enc.Attrs["type"].(string)
 	ct, _ := part.enc.Content.([]byte)
 	msg, err := decryptMessage(phone, from, encType, ct)
@@ -121,17 +138,24 @@ func (s *Server) decryptFor(phone *emuDevice, from, chat types.JID, id, typ stri
 		s.logf("message %s from %s to %s: %v", id, from, part.device, err)
 		return
 	}
-	if phone.jid.User == from.User {
-		return
-	}
 	mediaType, _ := part.enc.Attrs["mediatype"].(string)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if from.Server == types.HiddenUserServer {
+		if u, ok := s.lids[from.User]; ok {
+			pn := u.jid()
+			pn.Device = from.Device
+			from = pn
+		}
+	}
+	if phone.jid.User == from.User {
+		return
+	}
 	dup := slices.ContainsFunc(s.received, func(r Received) bool {
 		return r.ID == id && r.From.User == from.User && r.To == chat.ToNonAD()
 	})
 	s.received = append(s.received, Received{
-		ID: id, From: from, To: chat.ToNonAD(), Type: typ, MediaType: mediaType,
+		ID: id, From: from, To: chat.ToNonAD(), ToJID: addressed.ToNonAD(), Type: typ, MediaType: mediaType,
 		Message: msg, Duplicate: dup, At: time.Now(),
 	})
 	s.notifyLocked()
@@ -160,9 +184,14 @@ func decryptMessage(dev *emuDevice, from types.JID, encType string, ct []byte) (
 }
 
 // relay forwards a copy addressed to another paired client, as WhatsApp
-// does between real devices.
-func (s *Server) relay(from, chat types.JID, id, typ string, node *waBinary.Node, part messagePart) {
-	attrs := waBinary.Attrs{"from": from, "id": id, "t": now()}
+// does between real devices. A message the client addressed to a LID
+// arrives from the sender's LID device, with its phone number in
+// sender_pn.
+func (s *Server) relay(from, sender, chat types.JID, id, typ string, node *waBinary.Node, part messagePart) {
+	attrs := waBinary.Attrs{"from": sender, "id": id, "t": now()}
+	if sender.Server == types.HiddenUserServer {
+		attrs["sender_pn"] = from.ToNonAD()
+	}
 	if typ != "" {
 		attrs["type"] = typ
 	}

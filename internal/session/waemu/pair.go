@@ -21,6 +21,11 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// qrPrefix starts every pairing QR code of today's WhatsApp: a link the
+// phone's camera opens in WhatsApp's linked-devices screen. The fragment
+// holds the ref, the noise, identity and ADV keys, and the client type.
+const qrPrefix = "https://wa.me/settings/linked_devices#"
+
 // qrCode is what a pairing QR code carries.
 type qrCode struct {
 	ref       string
@@ -30,8 +35,12 @@ type qrCode struct {
 }
 
 func parseQR(code string) (qrCode, error) {
-	parts := strings.Split(code, ",")
-	if len(parts) != 4 || parts[0] == "" {
+	rest, ok := strings.CutPrefix(code, qrPrefix)
+	if !ok {
+		return qrCode{}, ErrBadQR
+	}
+	parts := strings.Split(rest, ",")
+	if len(parts) != 5 || parts[0] == "" || parts[4] == "" {
 		return qrCode{}, ErrBadQR
 	}
 	var q qrCode
@@ -192,11 +201,11 @@ func pairSuccessNode(container []byte, dev, lid types.JID) waBinary.Node {
 // with the device identity counter-signed by the client's identity key.
 func checkPairSign(resp *waBinary.Node, deviceIdentity [32]byte, accountKey []byte) error {
 	if typ, _ := resp.Attrs["type"].(string); typ != "result" {
-		return fmt.Errorf("%w: %s", ErrPairRejected, resp.XMLString())
+		return fmt.Errorf("%w: %s", ErrPairRejected, resp.String())
 	}
 	raw, ok := resp.GetChildByTag("pair-device-sign", "device-identity").Content.([]byte)
 	if !ok {
-		return fmt.Errorf("%w: no signed device identity in %s", ErrPairRejected, resp.XMLString())
+		return fmt.Errorf("%w: no signed device identity in %s", ErrPairRejected, resp.String())
 	}
 	var signed waAdv.ADVSignedDeviceIdentity
 	if err := proto.Unmarshal(raw, &signed); err != nil {

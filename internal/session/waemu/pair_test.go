@@ -75,11 +75,14 @@ func TestScanQRRejectsUnknownCodes(t *testing.T) {
 	t.Parallel()
 	srv := waemu.Start(t)
 	key := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	link := "https://wa.me/settings/linked_devices#"
 	for code, want := range map[string]error{
-		"":                                  waemu.ErrBadQR,
-		"ref,only,three":                    waemu.ErrBadQR,
-		"2@ref," + key + "," + key + ",!!!": waemu.ErrBadQR,
-		"2@nobody," + key + "," + key + ",c2VjcmV0": waemu.ErrNotPairing,
+		"":                      waemu.ErrBadQR,
+		link + "ref,only,three": waemu.ErrBadQR,
+		link + "2@ref," + key + "," + key + ",!!!,1": waemu.ErrBadQR,
+		// The old format (no link, no client type) is refused, as today's phones do.
+		"2@nobody," + key + "," + key + ",c2VjcmV0":          waemu.ErrBadQR,
+		link + "2@nobody," + key + "," + key + ",c2VjcmV0,1": waemu.ErrNotPairing,
 	} {
 		if err := srv.ScanQR(code); !errors.Is(err, want) {
 			t.Errorf("ScanQR(%q) = %v, want %v", code, err, want)

@@ -152,8 +152,12 @@ func TestMessagesBetweenTwoPairedClients(t *testing.T) {
 		t.Fatalf("send: %v", err)
 	}
 	m := waitEvent[*events.Message](t, bob)
-	if m.Info.ID != id || m.Message.GetConversation() != "hi bob" || m.Info.Sender != alice.ownJID(t) {
-		t.Fatalf("bob got %s %q from %s, want %s from %s", m.Info.ID, m.Message.GetConversation(), m.Info.Sender, id, alice.ownJID(t))
+	// whatsmeow addresses DMs by LID: the message comes from Alice's LID
+	// device, with her phone number beside it.
+	if m.Info.ID != id || m.Message.GetConversation() != "hi bob" || m.Info.Sender.Server != types.HiddenUserServer ||
+		m.Info.SenderAlt.ToNonAD() != alice.ownJID(t).ToNonAD() {
+		t.Fatalf("bob got %s %q from %s (alt %s), want %s from a LID with alt %s",
+			m.Info.ID, m.Message.GetConversation(), m.Info.Sender, m.Info.SenderAlt, id, alice.ownJID(t).ToNonAD())
 	}
 	// Bob's phone got its copy too.
 	if got, err := srv.WaitReceived(ctx, id); err != nil || got.To != bob.ownJID(t).ToNonAD() {

@@ -38,12 +38,22 @@ type Config struct {
 	// WhatsApp. Defaults to false: every number that does not start with 999
 	// is on WhatsApp.
 	NoAutoContacts bool
+	// CertValidFrom and CertValidFor bound the noise certificate chain's
+	// validity, as WhatsApp's real chain carries dates that whatsmeow
+	// checks. Defaults to one hour ago and 30 days. A chain that is not
+	// valid now makes every handshake fail, as an expired real one would.
+	CertValidFrom time.Time
+	CertValidFor  time.Duration
 }
 
 func (c Config) withDefaults() Config {
 	c.Debug = c.Debug || os.Getenv("WAEMU_DEBUG") != ""
 	c.StreamErrorGrace = cmp.Or(c.StreamErrorGrace, time.Second)
 	c.PairTimeout = cmp.Or(c.PairTimeout, 30*time.Second)
+	if c.CertValidFrom.IsZero() {
+		c.CertValidFrom = time.Now().Add(-time.Hour)
+	}
+	c.CertValidFor = cmp.Or(c.CertValidFor, 30*24*time.Hour)
 	return c
 }
 
@@ -69,6 +79,7 @@ type Server struct {
 	mu         sync.Mutex
 	closed     bool
 	users      map[string]*user
+	lids       map[string]*user // by LID user part
 	companions map[types.JID]*companion
 	conns      map[types.JID]*conn
 	logins     map[types.JID]int
@@ -104,7 +115,7 @@ func StartConfig(t testing.TB, cfg Config) *Server {
 
 func newServer(t testing.TB, cfg Config) (*Server, error) {
 	static := keys.NewKeyPair()
-	certs, err := newCertChain(installRootKey(), *static.Pub)
+	certs, err := newCertChain(installRootKey(), *static.Pub, cfg.CertValidFrom, cfg.CertValidFrom.Add(cfg.CertValidFor))
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +127,7 @@ func newServer(t testing.TB, cfg Config) (*Server, error) {
 		t: t, cfg: cfg, ln: ln, static: static, certs: certs,
 		stop:       make(chan struct{}),
 		users:      make(map[string]*user),
+		lids:       make(map[string]*user),
 		companions: make(map[types.JID]*companion),
 		conns:      make(map[types.JID]*conn),
 		logins:     make(map[types.JID]int),

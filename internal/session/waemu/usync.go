@@ -51,15 +51,18 @@ func (s *Server) usyncUser(item waBinary.Node, wanted map[string]bool) (waBinary
 		}
 		jid = types.NewJID(p, types.DefaultUserServer)
 	}
-	if jid.Server != types.DefaultUserServer {
+	if jid.Server != types.DefaultUserServer && jid.Server != types.HiddenUserServer {
 		return waBinary.Node{}, false
 	}
 	s.mu.Lock()
-	u, ok := s.lookupUserLocked(jid.User)
+	u, ok := s.userByJIDLocked(jid)
 	var devices []types.JID
 	var lid types.JID
 	if ok {
 		devices, lid = u.devices(), u.lid
+		if jid.Server == types.HiddenUserServer {
+			devices = u.lidDevices()
+		}
 	}
 	s.mu.Unlock()
 	node := waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": jid.ToNonAD()}}
@@ -70,7 +73,7 @@ func (s *Server) usyncUser(item waBinary.Node, wanted map[string]bool) (waBinary
 	if wanted["devices"] {
 		children = append(children, devicesNode(devices))
 	}
-	if wanted["lid"] && ok {
+	if wanted["lid"] && ok && jid.Server == types.DefaultUserServer {
 		children = append(children, waBinary.Node{Tag: "lid", Attrs: waBinary.Attrs{"val": lid}})
 	}
 	if len(children) > 0 {

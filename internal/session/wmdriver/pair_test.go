@@ -110,7 +110,7 @@ func TestPairClientType(t *testing.T) {
 	}
 	for name, want := range tests {
 		if got := pairClientType(name); got != want {
-			t.Errorf("pairClientType(%q) = %d, want %d", name, got, want)
+			t.Errorf("pairClientType(%q) = %v, want %v", name, got, want)
 		}
 	}
 }
