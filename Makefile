@@ -9,8 +9,13 @@ NATS_SERVER := $(GOBIN)/nats-server
 test: tools
 	go test -race -count=1 ./...
 
-## tools: install the pinned nats-server the tests start
+# SYSTEM_PACKAGES: command=Debian package, for what the tests run besides Go.
+SYSTEM_PACKAGES := zbarimg=zbar-tools
+
+## tools: install the pinned nats-server the tests start, and the Debian
+## packages they use (as root; otherwise it names the apt-get line)
 tools:
+	@bash scripts/system-packages.sh $(SYSTEM_PACKAGES)
 	@$(NATS_SERVER) --version 2>/dev/null | grep -q '$(NATS_SERVER_VERSION)' || \
 		GOBIN=$(GOBIN) go install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
 
