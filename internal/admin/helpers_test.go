@@ -231,13 +231,13 @@ func (e *env) openSSE(t *testing.T, path string) *sseStream {
 	}
 	s := &sseStream{res: res, events: make(chan sseEvent, 16), cancel: cancel}
 	var wg sync.WaitGroup
-	wg.Go(func() { s.read(t) })
+	wg.Go(func() { s.read(ctx, t) })
 	t.Cleanup(func() { cancel(); res.Body.Close(); wg.Wait() })
 	return s
 }
 
 // read parses the stream into events until it ends.
-func (s *sseStream) read(t *testing.T) {
+func (s *sseStream) read(ctx context.Context, t *testing.T) {
 	defer close(s.events)
 	sc := bufio.NewScanner(s.res.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -254,7 +254,11 @@ func (s *sseStream) read(t *testing.T) {
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &data); err != nil {
 				t.Errorf("event %s: data is not a JSON object: %q", name, line)
 			}
-			s.events <- sseEvent{name: name, data: data}
+			select {
+			case s.events <- sseEvent{name: name, data: data}:
+			case <-ctx.Done(): // the test stopped reading
+				return
+			}
 		}
 	}
 }

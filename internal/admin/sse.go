@@ -33,6 +33,11 @@ func (e *sseWriter) event(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", name, err)
 	}
+	return e.raw(name, data)
+}
+
+// raw writes one event whose data is already one line of JSON.
+func (e *sseWriter) raw(name string, data []byte) error {
 	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", name, data); err != nil {
 		return err
 	}
