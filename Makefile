@@ -3,14 +3,14 @@ NATS_SERVER_VERSION := v2.12.4
 GOBIN ?= $(shell go env GOPATH)/bin
 NATS_SERVER := $(GOBIN)/nats-server
 
-.PHONY: test tools vet fmt-check bench demo compose-check load load-ci load-scale
+.PHONY: test tools vet fmt-check bench demo compose-check load load-ci load-scale console-screenshot
 
 ## test: run every test against real Postgres and a pinned nats-server
 test: tools
 	go test -race -count=1 ./...
 
 # SYSTEM_PACKAGES: command=Debian package, for what the tests run besides Go.
-SYSTEM_PACKAGES := zbarimg=zbar-tools
+SYSTEM_PACKAGES := zbarimg=zbar-tools chromium=chromium chromedriver=chromium-driver
 
 ## tools: install the pinned nats-server the tests start, and the Debian
 ## packages they use (as root; otherwise it names the apt-get line)
@@ -41,6 +41,10 @@ load-ci: tools
 ## load-scale: restore time and memory per session, 2,000 tenants on one worker and 10,000 over four
 load-scale: tools
 	WABUS_NATS_SERVER=$(NATS_SERVER) go run ./cmd/wabus-load -scale -out load-scale.md
+
+## console-screenshot: drive the web console in Chromium and save docs/console.png
+console-screenshot: tools
+	WABUS_CONSOLE_SCREENSHOT=$(CURDIR)/docs/console.png go test -count=1 -run '^TestConsole$$' ./internal/admin/
 
 ## demo: the whole system on this machine with the simulator (no phone): pair, send, receive
 demo: tools

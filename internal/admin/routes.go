@@ -39,6 +39,7 @@ func (s *Server) routeTable(health http.Handler) []route {
 		{pattern: "GET /healthz", public: true, handler: health},
 		{pattern: "GET /readyz", public: true, handler: health},
 		{pattern: "GET /metrics", public: true, handler: health},
+		{pattern: "GET /ui/", public: true, handler: console()},
 
 		{pattern: "GET /v1/sessions", serve: s.listSessions},
 		v1("PUT /v1/sessions/{tenant}", s.putSession),
@@ -49,6 +50,7 @@ func (s *Server) routeTable(health http.Handler) []route {
 		v1("POST /v1/sessions/{tenant}/pair-phone", s.pairPhone),
 		v1("POST /v1/sessions/{tenant}/messages", s.postMessage),
 		v1("GET /v1/sessions/{tenant}/events", s.tenantEvents),
+		v1("POST /v1/sessions/{tenant}/logout", s.logoutSession),
 
 		api("GET /api/health", "", s.apiHealth),
 		api("GET /api/sessions", "", s.apiSessions),
