@@ -169,4 +169,3 @@ func requestBody(t *testing.T, e *env, tenant, op string, body any) map[string]a
 	}
 	return rep
 }
-

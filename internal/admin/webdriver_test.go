@@ -131,7 +131,9 @@ func (b *browser) try(method, path string, body, out any) error {
 }
 
 // open navigates to url.
-func (b *browser) open(url string) { b.call(http.MethodPost, "/url", map[string]string{"url": url}, nil) }
+func (b *browser) open(url string) {
+	b.call(http.MethodPost, "/url", map[string]string{"url": url}, nil)
+}
 
 // js runs script (a function body; arguments[i] are args) and decodes what
 // it returns into out.
