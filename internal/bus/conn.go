@@ -54,8 +54,13 @@ func Connect(url, creds, name string, logger *slog.Logger) (*nats.Conn, error) {
 type Config struct {
 	// SendMaxAge is how long a job may wait in the send stream. Defaults to 24h.
 	SendMaxAge time.Duration
-	// Replicas is the stream replica count. Defaults to 1.
+	// Replicas is the replica count of every stream and bucket
+	// (WA_STREAM_REPLICAS); existing ones are updated to it. Defaults to 1.
 	Replicas int
+	// TryTimeout bounds each provisioning attempt, so that a request whose
+	// reply was lost (a cluster electing a leader drops some) is sent again
+	// instead of waiting out the whole start-up deadline. Defaults to 5s.
+	TryTimeout time.Duration
 }
 
 const dedupeWindow = 10 * time.Minute
@@ -91,9 +96,12 @@ func Open(ctx context.Context, url, creds, name, prefix string, cfg Config, logg
 func Provision(ctx context.Context, js jetstream.JetStream, n Names, cfg Config) error {
 	cfg.SendMaxAge = cmpOr(cfg.SendMaxAge, 24*time.Hour)
 	cfg.Replicas = max(cfg.Replicas, 1)
+	cfg.TryTimeout = cmpOr(cfg.TryTimeout, 5*time.Second)
 	backoff := retry.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
 	for {
-		err := provisionOnce(ctx, js, n, cfg)
+		tctx, cancel := context.WithTimeout(ctx, cfg.TryTimeout)
+		err := provisionOnce(tctx, js, n, cfg)
+		cancel()
 		if err == nil {
 			return nil
 		}

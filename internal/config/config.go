@@ -49,6 +49,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// AdminMaxBody is WA_ADMIN_MAX_BODY in bytes. Defaults to 32 MiB.
 	AdminMaxBody int64
+	// StreamReplicas is WA_STREAM_REPLICAS, the replicas of every stream
+	// and bucket (1 to 5; 3 on a NATS cluster). Defaults to 1.
+	StreamReplicas int
 }
 
 // Defaults as CONTRACT names them.
@@ -83,6 +86,8 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 		SendMaxAge:    r.duration("WA_SEND_MAX_AGE", 24*time.Hour),
 		LeaseTTL:      r.duration("WA_LEASE_TTL", 15*time.Second),
 		AdminMaxBody:  r.size("WA_ADMIN_MAX_BODY", 32<<20),
+
+		StreamReplicas: r.int("WA_STREAM_REPLICAS", 1),
 	}
 	r.check("WA_SUBJECT_PREFIX", prefixPattern.MatchString(c.SubjectPrefix),
 		"must be dot-separated tokens of letters, digits, '_' or '-'")
@@ -91,6 +96,7 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 	r.check("WA_SEND_MAX_AGE", c.SendMaxAge >= time.Minute, "must be at least 1m")
 	r.check("WA_LEASE_TTL", c.LeaseTTL >= time.Second, "must be at least 1s")
 	r.check("WA_ADMIN_MAX_BODY", c.AdminMaxBody >= 1024, "must be at least 1KiB")
+	r.check("WA_STREAM_REPLICAS", c.StreamReplicas >= 1 && c.StreamReplicas <= 5, "must be 1 to 5")
 	if len(r.errs) > 0 {
 		return Config{}, &Error{Problems: r.errs}
 	}

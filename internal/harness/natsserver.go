@@ -26,6 +26,7 @@ type NATSServer struct {
 	bin  string
 	port int
 	dir  string
+	args []string // more flags, such as a cluster's
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -99,13 +100,17 @@ func (s *NATSServer) Start() error {
 	if s.cmd != nil {
 		return nil
 	}
-	cmd := exec.Command(s.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-js", "-sd", s.dir,
-		"-l", filepath.Join(s.dir, "server.log"))
+	args := append([]string{"-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-js", "-sd", s.dir,
+		"-l", filepath.Join(s.dir, "server.log")}, s.args...)
+	cmd := exec.Command(s.bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start nats-server: %w", err)
 	}
 	s.cmd = cmd
+	if len(s.args) > 0 {
+		return nil // a cluster node: JetStream answers once a quorum is up
+	}
 	if err := waitJetStream(s.URL(), 15*time.Second); err != nil {
 		return fmt.Errorf("nats-server not ready: %w", err)
 	}

@@ -83,3 +83,16 @@ func FreePort(t testing.TB) int {
 	}
 	return port
 }
+
+// NATSCluster starts a three-node JetStream cluster on loopback ports,
+// stopped when the test ends. It fails the test when the cluster is not
+// ready.
+func NATSCluster(t testing.TB) *harness.NATSCluster {
+	t.Helper()
+	c, err := harness.StartNATSCluster(t.TempDir(), 3)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}

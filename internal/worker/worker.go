@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	nc, js, names, err := bus.Open(ctx, cfg.NATSURL, cfg.NATSCreds, "wabus-worker "+cfg.WorkerID, cfg.SubjectPrefix,
-		bus.Config{SendMaxAge: cfg.SendMaxAge}, logger)
+		bus.Config{SendMaxAge: cfg.SendMaxAge, Replicas: cfg.StreamReplicas}, logger)
 	if err != nil {
 		return err
 	}
