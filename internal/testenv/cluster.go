@@ -48,3 +48,23 @@ func (c *Cluster) Restart() {
 	c.Stop()
 	c.Start()
 }
+
+// Standby makes a streaming-replication standby of the cluster (see
+// harness.Cluster.StartStandby), removed when the test ends.
+func (c *Cluster) Standby(sync bool) *Cluster {
+	c.t.Helper()
+	s, err := c.Cluster.StartStandby("", sync)
+	if err != nil {
+		c.t.Fatalf("testenv: %v", err)
+	}
+	c.t.Cleanup(func() { _ = s.Close() })
+	return &Cluster{Cluster: s, t: c.t}
+}
+
+// Promote turns a standby into a primary.
+func (c *Cluster) Promote() {
+	c.t.Helper()
+	if err := c.Cluster.Promote(); err != nil {
+		c.t.Fatalf("testenv: %v", err)
+	}
+}
