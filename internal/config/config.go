@@ -49,6 +49,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// AdminMaxBody is WA_ADMIN_MAX_BODY in bytes. Defaults to 32 MiB.
 	AdminMaxBody int64
+	// InboundMediaMax is WA_INBOUND_MEDIA_MAX in bytes: the largest inbound
+	// attachment a worker stores. Defaults to 64 MiB.
+	InboundMediaMax int64
 }
 
 // Defaults as CONTRACT names them.
@@ -83,6 +86,8 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 		SendMaxAge:    r.duration("WA_SEND_MAX_AGE", 24*time.Hour),
 		LeaseTTL:      r.duration("WA_LEASE_TTL", 15*time.Second),
 		AdminMaxBody:  r.size("WA_ADMIN_MAX_BODY", 32<<20),
+
+		InboundMediaMax: r.size("WA_INBOUND_MEDIA_MAX", 64<<20),
 	}
 	r.check("WA_SUBJECT_PREFIX", prefixPattern.MatchString(c.SubjectPrefix),
 		"must be dot-separated tokens of letters, digits, '_' or '-'")
@@ -91,6 +96,7 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 	r.check("WA_SEND_MAX_AGE", c.SendMaxAge >= time.Minute, "must be at least 1m")
 	r.check("WA_LEASE_TTL", c.LeaseTTL >= time.Second, "must be at least 1s")
 	r.check("WA_ADMIN_MAX_BODY", c.AdminMaxBody >= 1024, "must be at least 1KiB")
+	r.check("WA_INBOUND_MEDIA_MAX", c.InboundMediaMax >= 1024, "must be at least 1KiB")
 	if len(r.errs) > 0 {
 		return Config{}, &Error{Problems: r.errs}
 	}

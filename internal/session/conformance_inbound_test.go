@@ -1,14 +1,22 @@
 package session
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"net/http"
+	"slices"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
 )
@@ -55,7 +63,9 @@ func TestConformanceInboundComesBackAfterPostgresOutage(t *testing.T) {
 	if err := emu.SendText(dev, "+51987654321", id, "hola"); err != nil {
 		t.Fatal(err)
 	}
-	failures := func() float64 { return testutil.ToFloat64(w.M.metrics.inboundFailures.WithLabelValues(bus.KindMessage)) }
+	failures := func() float64 {
+		return testutil.ToFloat64(w.M.metrics.inboundFailures.WithLabelValues(bus.KindMessage))
+	}
 	testenv.Eventually(t, emuWait, "three failed attempts at storing the message", func() bool { return failures() >= inboundAttempts })
 	if emu.Acked(id) {
 		t.Fatal("a message that could not be stored was acknowledged")
@@ -74,4 +84,78 @@ func TestConformanceInboundComesBackAfterPostgresOutage(t *testing.T) {
 		t.Fatalf("device logged in %d times, want 2", n)
 	}
 	waitState(t, s, "acme", StateConnected)
+}
+
+// documentMessage is a document message for an upload, declaring size.
+func documentMessage(up whatsmeow.UploadResponse, size uint64) *waE2E.Message {
+	return &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
+		URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey,
+		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(size),
+		Mimetype: proto.String("application/pdf"), FileName: proto.String("invoice.pdf"),
+	}}
+}
+
+// Attachments that can never be had do not hold their messages back: each
+// message is stored and acknowledged, its event names the reason in
+// media_error, and an expired attachment is requested again from the phone.
+func TestConformanceInboundMediaThatCannotBeHadArrivesWithMediaError(t *testing.T) {
+	t.Parallel()
+	s, emu := NewEmuStack(t, waemu.Config{})
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "acme")
+	const limit = 4 << 10
+	StartEmuWorker(t, s, emu, "w1", Config{InboundMediaMax: limit})
+	dev := PairEmu(t, s, nc, emu, "acme")
+
+	small := []byte("%PDF-1.4 an invoice")
+	large := bytes.Repeat([]byte("%PDF-1.4 a catalogue "), 2*limit/20)
+	tests := []struct {
+		name    string
+		content []byte
+		size    uint64 // declared; 0 for the real size
+		fault   func(path string) error
+		want    string // media_error, "" when stored
+	}{
+		{"stored", small, 0, nil, ""},
+		{"expired 404", small, 0, func(p string) error { return emu.ExpireMedia(p, http.StatusNotFound) }, event.MediaExpired},
+		{"expired 410", small, 0, func(p string) error { return emu.ExpireMedia(p, http.StatusGone) }, event.MediaExpired},
+		{"hash mismatch", small, 0, emu.CorruptMedia, event.MediaCorrupt},
+		{"declared over the limit", large, 0, nil, event.MediaTooLarge},
+		{"over the limit, declared under it", large, 100, nil, event.MediaTooLarge},
+	}
+	ids := make([]string, len(tests))
+	for i, tt := range tests {
+		up, err := emu.UploadMedia(tt.content, whatsmeow.MediaDocument)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.fault != nil {
+			if err := tt.fault(up.DirectPath); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids[i] = newMessageID()
+		if err := emu.SendMessage(dev, "+51987654321", ids[i], documentMessage(up, cmp.Or(tt.size, up.FileLength))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tt := range tests {
+		waitEmu(t, tt.name+": message acknowledged", func(ctx context.Context) error { return emu.WaitAcked(ctx, ids[i]) })
+	}
+	testenv.Eventually(t, emuWait, "message events", func() bool { return len(messageEvents(t, s, "acme")) == len(tests) })
+	evs := messageEvents(t, s, "acme")
+	for i, tt := range tests {
+		got := evs[ids[i]]
+		if len(got) != 1 {
+			t.Fatalf("%s: %d events, want 1", tt.name, len(got))
+		}
+		m := got[0]
+		if m.Type != "document" || m.MediaError != tt.want || (m.Media != nil) != (tt.want == "") {
+			t.Errorf("%s: event type %q, media %+v, media_error %q; want media_error %q", tt.name, m.Type, m.Media, m.MediaError, tt.want)
+		}
+	}
+	checkInboundDocument(t, s, evs[ids[0]][0], small)
+	if got, want := emu.MediaRetries(), []string{ids[1], ids[2]}; !slices.Equal(got, want) {
+		t.Fatalf("media retry requests for %v, want the expired ones %v", got, want)
+	}
 }

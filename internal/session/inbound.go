@@ -1,14 +1,17 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +23,8 @@ import (
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
-// inboundTimeout bounds one attempt at storing an inbound event.
+// inboundTimeout bounds one attempt at writing an inbound event to the
+// outbox.
 const inboundTimeout = 30 * time.Second
 
 // inboundAttempts is how many times in a row an inbound event is offered
@@ -35,7 +39,8 @@ const inboundRetryDelay = 250 * time.Millisecond
 
 // storeMessage makes an inbound message durable: its media in the
 // wa-inbound-media bucket, its event in the outbox. It reports whether the
-// driver may acknowledge it.
+// driver may acknowledge it. An attachment that can never be had (see
+// wa.MediaError) is left out and named in the event's media_error.
 func (m *Manager) storeMessage(h handler, msg wa.Message) (ok bool) {
 	s := h.s
 	defer m.recoverHandler(s, &ok)
@@ -43,13 +48,14 @@ func (m *Manager) storeMessage(h handler, msg wa.Message) (ok bool) {
 		m.testHookInbound(s.tenant)
 	}
 	data := msg.Data
+	pending := msg.Media != nil
 	return m.durably(h, bus.KindMessage, func(ctx context.Context) error {
-		if msg.Media != nil && data.Media == nil {
-			media, err := m.saveMedia(ctx, s.tenant, data.MessageID, msg.Media)
+		if pending {
+			media, code, err := m.attachment(ctx, s, data.MessageID, msg.Media)
 			if err != nil {
 				return err
 			}
-			data.Media = media
+			data.Media, data.MediaError, pending = media, code, false
 		}
 		id := event.StableID(s.tenant, bus.KindMessage, data.Chat, data.Sender, data.MessageID)
 		return m.storeEvent(ctx, s, bus.KindMessage, event.TypeMessage, id, at(data.Timestamp), data)
@@ -64,9 +70,7 @@ func (m *Manager) durably(h handler, kind string, store func(context.Context) er
 	s := h.s
 	delay := inboundRetryDelay
 	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), inboundTimeout)
-		err := store(ctx)
-		cancel()
+		err := store(context.WithoutCancel(s.ctx))
 		if err == nil {
 			m.metrics.inbound.WithLabelValues(kind).Inc()
 			return true
@@ -102,8 +106,11 @@ func (m *Manager) storeReceipt(h handler, r wa.Receipt) (ok bool) {
 	})
 }
 
-// storeEvent writes one event to the outbox and returns once it committed.
+// storeEvent writes one event to the outbox and returns once it committed,
+// within inboundTimeout.
 func (m *Manager) storeEvent(ctx context.Context, s *Session, kind, typ, id string, t time.Time, data any) error {
+	ctx, cancel := context.WithTimeout(ctx, inboundTimeout)
+	defer cancel()
 	ev, err := event.New(s.tenant, typ, id, "", t, data)
 	if err != nil {
 		return fmt.Errorf("build %s event: %w", kind, err)
@@ -125,26 +132,153 @@ func at(t time.Time) time.Time {
 	return t
 }
 
-// saveMedia downloads an attachment and stores it under tenant/message id.
-func (m *Manager) saveMedia(ctx context.Context, tenant, msgID string, in *wa.InboundMedia) (*event.Media, error) {
-	data, err := in.Download(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("download media: %w", err)
+// attachment stores a message's attachment and returns its description,
+// or the media_error code of one that can never be had: one WhatsApp
+// refuses for good, or one whose download failed mediaAttempts times over
+// the message's deliveries. Other failures are returned, to be retried.
+func (m *Manager) attachment(ctx context.Context, s *Session, msgID string, in *wa.InboundMedia) (*event.Media, string, error) {
+	key := s.tenant + "/" + msgID
+	media, err := m.saveMedia(ctx, key, in)
+	var merr *wa.MediaError
+	var ferr *fetchError
+	switch {
+	case err == nil:
+		m.mediaFailures.forget(key)
+		return media, "", nil
+	case errors.As(err, &merr):
+		m.mediaFailures.forget(key)
+		s.log.InfoContext(ctx, "inbound media left out of its message", slog.String("message_id", msgID),
+			slog.String("media_error", merr.Code), slog.String("error", err.Error()))
+		return nil, merr.Code, nil
+	case errors.As(err, &ferr) && m.mediaFailures.add(key) >= mediaAttempts:
+		m.mediaFailures.forget(key)
+		s.log.WarnContext(ctx, "inbound media left out of its message after repeated download failures",
+			slog.String("message_id", msgID), slog.String("error", err.Error()))
+		return nil, event.MediaUnavailable, nil
 	}
+	return nil, "", err
+}
+
+// mediaTimeout bounds one download of an inbound attachment, and storing
+// it in the bucket.
+const mediaTimeout = 2 * time.Minute
+
+// mediaAttempts is how many failed downloads of an attachment, over all
+// deliveries of its message, give it up as unavailable.
+const mediaAttempts = 3 * inboundAttempts
+
+// fetchError is a transient failure to download an attachment (as opposed
+// to one to store it, which is this worker's problem, not the message's).
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return "download media: " + e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// saveMedia downloads an attachment into a temporary file, so that it is
+// never whole in memory, and streams it into the bucket as object name.
+// It returns a *wa.MediaError for an attachment that can never be had, a
+// *fetchError for a failed download, and other errors when storing failed.
+func (m *Manager) saveMedia(ctx context.Context, name string, in *wa.InboundMedia) (*event.Media, error) {
+	limit := m.cfg.InboundMediaMax
+	if in.Size > limit {
+		return nil, &wa.MediaError{Code: event.MediaTooLarge, Err: fmt.Errorf("declared size %d is over the limit of %d bytes", in.Size, limit)}
+	}
+	f, err := os.CreateTemp("", "wabus-inbound-media-")
+	if err != nil {
+		return nil, fmt.Errorf("create media file: %w", err)
+	}
+	defer func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}()
+	size, err := download(ctx, in, f, limit)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, mediaTimeout)
+	defer cancel()
 	store, err := m.deps.JS.ObjectStore(ctx, m.deps.Names.InboundMediaBucket())
 	if err != nil {
 		return nil, fmt.Errorf("open inbound media bucket: %w", err)
 	}
-	name := tenant + "/" + msgID
+	sum := sha256.New()
 	meta := jetstream.ObjectMeta{Name: name, Headers: map[string][]string{"Content-Type": {in.Mimetype}}}
-	if _, err := store.Put(ctx, meta, bytes.NewReader(data)); err != nil {
+	if _, err := store.Put(ctx, meta, io.TeeReader(f, sum)); err != nil {
 		return nil, fmt.Errorf("store media: %w", err)
 	}
-	sum := sha256.Sum256(data)
 	return &event.Media{
 		Object: name, Mimetype: in.Mimetype, Filename: in.Filename,
-		Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]),
+		Size: size, SHA256: hex.EncodeToString(sum.Sum(nil)),
 	}, nil
+}
+
+// download fetches in into f within mediaTimeout and leaves f at its
+// start; it returns the attachment's size.
+func download(ctx context.Context, in *wa.InboundMedia, f *os.File, limit int64) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, mediaTimeout)
+	defer cancel()
+	if err := fetch(ctx, in, f, limit); err != nil {
+		var merr *wa.MediaError
+		if errors.As(err, &merr) {
+			return 0, err
+		}
+		return 0, &fetchError{err}
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, fmt.Errorf("measure media file: %w", err)
+	}
+	if size > limit {
+		return 0, &wa.MediaError{Code: event.MediaTooLarge, Err: fmt.Errorf("%d bytes is over the limit of %d", size, limit)}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("rewind media file: %w", err)
+	}
+	return size, nil
+}
+
+// fetch runs the driver's download, streaming or in memory.
+func fetch(ctx context.Context, in *wa.InboundMedia, f *os.File, limit int64) error {
+	if in.DownloadTo != nil {
+		return in.DownloadTo(ctx, f, limit)
+	}
+	data, err := in.Download(ctx)
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) > limit {
+		return &wa.MediaError{Code: event.MediaTooLarge, Err: fmt.Errorf("%d bytes is over the limit of %d", len(data), limit)}
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write media file: %w", err)
+	}
+	return nil
+}
+
+// failureCounts counts failures by key; the zero value is ready to use.
+// It forgets everything past failureKeys keys, which only means more
+// attempts for some.
+type failureCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+const failureKeys = 4096
+
+func (c *failureCounts) add(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil || len(c.n) >= failureKeys {
+		c.n = map[string]int{}
+	}
+	c.n[key]++
+	return c.n[key]
+}
+
+func (c *failureCounts) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.n, key)
 }
 
 // recoverHandler turns a panic in an event handler into a logged, counted

@@ -118,6 +118,9 @@ func (c *conn) handleReceipt(node *waBinary.Node) {
 			ids = append(ids, itemID)
 		}
 	}
+	if typ == "server-error" {
+		c.s.recordMediaRetry(id)
+	}
 	if typ != "retry" {
 		for _, i := range ids {
 			c.s.markAcked(c.dev, stanzaKey("message", "", i))

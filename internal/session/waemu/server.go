@@ -91,6 +91,9 @@ type Server struct {
 	media      map[string][]byte
 	changed    chan struct{}
 	seq        uint64
+
+	mediaFaults  map[string]mediaFault // by blob path (media_faults.go)
+	mediaRetries []string              // media retry receipts, by message id
 }
 
 // Start starts a Server with the default Config, closed when the test ends.
