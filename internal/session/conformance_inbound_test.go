@@ -159,3 +159,45 @@ func TestConformanceInboundMediaThatCannotBeHadArrivesWithMediaError(t *testing.
 		t.Fatalf("media retry requests for %v, want the expired ones %v", got, want)
 	}
 }
+
+// A message the client cannot decrypt, or that reaches it as unavailable,
+// is asked for again, from the sender (retry receipt) and from the
+// account's phone (placeholder resend); whichever copy comes back is
+// stored once, and the failure itself reaches no subscriber.
+func TestConformanceUndecryptableMessagesAreAskedForAgain(t *testing.T) {
+	t.Parallel()
+	s, emu, _, _, dev := PairedAcme(t)
+	text := func(s string) *waE2E.Message { return &waE2E.Message{Conversation: proto.String(s)} }
+	resent, silent, unavailable := newMessageID(), newMessageID(), newMessageID()
+	// the sender answers the retry receipt
+	if err := emu.SendUndecryptable(dev, "+51911111111", resent, text("resent by the sender"), true); err != nil {
+		t.Fatal(err)
+	}
+	// the sender's phone is offline: only the account's phone can help
+	if err := emu.SendUndecryptable(dev, "+51922222222", silent, text("from the phone"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.SendUnavailable(dev, "+51933333333", unavailable, text("unavailable here")); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{resent: "resent by the sender", silent: "from the phone", unavailable: "unavailable here"}
+	testenv.Eventually(t, emuWait, "the three messages as events", func() bool {
+		evs := messageEvents(t, s, "acme")
+		return len(evs[resent]) > 0 && len(evs[silent]) > 0 && len(evs[unavailable]) > 0
+	})
+	evs := messageEvents(t, s, "acme")
+	if len(evs) != len(want) {
+		t.Fatalf("message events for %d messages, want %d (nothing for the failures themselves): %+v", len(evs), len(want), evs)
+	}
+	for id, body := range want {
+		if got := evs[id]; len(got) != 1 || got[0].Text != body || got[0].Type != "text" {
+			t.Errorf("events of %s: %+v, want one text %q", id, got, body)
+		}
+	}
+	if emu.RetryReceipts(resent) == 0 || emu.RetryReceipts(silent) == 0 {
+		t.Errorf("retry receipts: %d and %d, want the sender asked for each undecryptable message", emu.RetryReceipts(resent), emu.RetryReceipts(silent))
+	}
+	if emu.PhoneRequests(silent) == 0 || emu.PhoneRequests(unavailable) == 0 {
+		t.Errorf("phone requests: %d and %d, want the phone asked for both", emu.PhoneRequests(silent), emu.PhoneRequests(unavailable))
+	}
+}

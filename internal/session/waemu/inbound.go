@@ -126,7 +126,7 @@ func (c *conn) handleReceipt(node *waBinary.Node) {
 			c.s.markAcked(c.dev, stanzaKey("message", "", i))
 		}
 	} else {
-		c.s.logf("client %s asked to retry message %s (not supported)", c.dev, id)
+		c.s.answerRetry(c.dev, node)
 	}
 	ack := waBinary.Node{Tag: "ack", Attrs: waBinary.Attrs{"class": "receipt", "id": id}}
 	if to, ok := node.Attrs["to"].(types.JID); ok {

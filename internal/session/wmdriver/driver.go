@@ -56,6 +56,8 @@ func configureClient(client *whatsmeow.Client, cfg Config) {
 	client.EnableAutoReconnect = false
 	client.InitialAutoReconnect = false
 	client.DisableLoginAutoReconnect = true
+	client.AutomaticMessageRerequestFromPhone = true
+	client.UseRetryMessageStore = true
 	if cfg.HTTPClient != nil {
 		client.SetPreLoginHTTPClient(cfg.HTTPClient)
 		client.SetWebsocketHTTPClient(cfg.HTTPClient)
