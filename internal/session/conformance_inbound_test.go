@@ -117,8 +117,8 @@ func TestConformanceInboundMediaThatCannotBeHadArrivesWithMediaError(t *testing.
 		want    string // media_error, "" when stored
 	}{
 		{"stored", small, 0, nil, ""},
-		{"expired 404", small, 0, func(p string) error { return emu.ExpireMedia(p, http.StatusNotFound) }, event.MediaExpired},
-		{"expired 410", small, 0, func(p string) error { return emu.ExpireMedia(p, http.StatusGone) }, event.MediaExpired},
+		{"expired 404", small, 0, func(p string) error { return emu.FailMedia(p, http.StatusNotFound) }, event.MediaExpired},
+		{"expired 410", small, 0, func(p string) error { return emu.FailMedia(p, http.StatusGone) }, event.MediaExpired},
 		{"hash mismatch", small, 0, emu.CorruptMedia, event.MediaCorrupt},
 		{"declared over the limit", large, 0, nil, event.MediaTooLarge},
 		{"over the limit, declared under it", large, 100, nil, event.MediaTooLarge},
@@ -200,4 +200,35 @@ func TestConformanceUndecryptableMessagesAreAskedForAgain(t *testing.T) {
 	if emu.PhoneRequests(silent) == 0 || emu.PhoneRequests(unavailable) == 0 {
 		t.Errorf("phone requests: %d and %d, want the phone asked for both", emu.PhoneRequests(silent), emu.PhoneRequests(unavailable))
 	}
+}
+
+// An attachment whose download keeps failing (the media server answers an
+// error no retry cures) holds its message back for a few deliveries only:
+// each failed delivery drops the connection so that WhatsApp delivers the
+// message again, and after mediaAttempts failed downloads it is stored
+// without the attachment, media_error unavailable.
+func TestConformanceInboundMediaThatNeverDownloadsIsGivenUp(t *testing.T) {
+	t.Parallel()
+	s, emu, _, _, dev := PairedAcme(t)
+	up, err := emu.UploadMedia([]byte("%PDF-1.4 an invoice"), whatsmeow.MediaDocument)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.FailMedia(up.DirectPath, http.StatusBadRequest); err != nil {
+		t.Fatal(err)
+	}
+	id := newMessageID()
+	if err := emu.SendMessage(dev, "+51987654321", id, documentMessage(up, up.FileLength)); err != nil {
+		t.Fatal(err)
+	}
+	waitEmu(t, "message acknowledged", func(ctx context.Context) error { return emu.WaitAcked(ctx, id) })
+	testenv.Eventually(t, emuWait, "message event", func() bool { return len(messageEvents(t, s, "acme")[id]) > 0 })
+	m := messageEvents(t, s, "acme")[id]
+	if len(m) != 1 || m[0].MediaError != event.MediaUnavailable || m[0].Media != nil {
+		t.Fatalf("events %+v, want one with media_error unavailable", m)
+	}
+	if n := emu.Deliveries(id); n != mediaAttempts/inboundAttempts {
+		t.Fatalf("message delivered %d times, want %d", n, mediaAttempts/inboundAttempts)
+	}
+	waitState(t, s, "acme", StateConnected)
 }

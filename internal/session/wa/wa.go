@@ -137,7 +137,8 @@ type InboundMedia struct {
 	Download func(ctx context.Context) ([]byte, error)
 	// DownloadTo fetches and decrypts the attachment into f, an empty file,
 	// without holding it in memory, and fails with a *MediaError (code
-	// too_large) rather than let f grow past limit bytes.
+	// too_large) rather than store more than limit bytes of it (f may
+	// briefly hold a few bytes more: the encrypted file's padding and MAC).
 	DownloadTo func(ctx context.Context, f *os.File, limit int64) error
 }
 

@@ -45,7 +45,7 @@
 //     messages and receipts are resent on every login, and every
 //     Config.RedeliverEvery.
 //   - Faults: Fail401, StreamReplaced, DropSocket. A second login of the
-//     same device replaces the first, as on WhatsApp. ExpireMedia and
+//     same device replaces the first, as on WhatsApp. FailMedia and
 //     CorruptMedia break downloads of a blob (404/410, hash mismatch);
 //     MediaRetries lists the client's requests for a new upload.
 //   - Retries: SendUndecryptable and SendUnavailable deliver a message the

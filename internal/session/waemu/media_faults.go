@@ -13,11 +13,11 @@ type mediaFault struct {
 	corrupt bool // serve the blob with one byte changed
 }
 
-// ExpireMedia makes downloads of the stored blob that urlOrPath names (a
-// URL or direct path from UploadMedia) fail with status, as WhatsApp's media
-// servers answer 404 or 410 once an attachment has expired. It returns
-// ErrUnknownMedia.
-func (s *Server) ExpireMedia(urlOrPath string, status int) error {
+// FailMedia makes downloads of the stored blob that urlOrPath names (a URL
+// or direct path from UploadMedia) fail with HTTP status: 404 or 410 as
+// WhatsApp's media servers answer once an attachment has expired, another
+// code for a server that keeps failing. It returns ErrUnknownMedia.
+func (s *Server) FailMedia(urlOrPath string, status int) error {
 	return s.setMediaFault(urlOrPath, mediaFault{status: status})
 }
 
