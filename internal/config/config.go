@@ -52,6 +52,9 @@ type Config struct {
 	// StreamReplicas is WA_STREAM_REPLICAS, the replicas of every stream
 	// and bucket (1 to 5; 3 on a NATS cluster). Defaults to 1.
 	StreamReplicas int
+	// InboundMediaMax is WA_INBOUND_MEDIA_MAX in bytes: the largest inbound
+	// attachment a worker stores. Defaults to 64 MiB.
+	InboundMediaMax int64
 }
 
 // Defaults as CONTRACT names them.
@@ -87,7 +90,8 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 		LeaseTTL:      r.duration("WA_LEASE_TTL", 15*time.Second),
 		AdminMaxBody:  r.size("WA_ADMIN_MAX_BODY", 32<<20),
 
-		StreamReplicas: r.int("WA_STREAM_REPLICAS", 1),
+		StreamReplicas:  r.int("WA_STREAM_REPLICAS", 1),
+		InboundMediaMax: r.size("WA_INBOUND_MEDIA_MAX", 64<<20),
 	}
 	r.check("WA_SUBJECT_PREFIX", prefixPattern.MatchString(c.SubjectPrefix),
 		"must be dot-separated tokens of letters, digits, '_' or '-'")
@@ -97,6 +101,7 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 	r.check("WA_LEASE_TTL", c.LeaseTTL >= time.Second, "must be at least 1s")
 	r.check("WA_ADMIN_MAX_BODY", c.AdminMaxBody >= 1024, "must be at least 1KiB")
 	r.check("WA_STREAM_REPLICAS", c.StreamReplicas >= 1 && c.StreamReplicas <= 5, "must be 1 to 5")
+	r.check("WA_INBOUND_MEDIA_MAX", c.InboundMediaMax >= 1024, "must be at least 1KiB")
 	if len(r.errs) > 0 {
 		return Config{}, &Error{Problems: r.errs}
 	}

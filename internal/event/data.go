@@ -17,7 +17,24 @@ type Message struct {
 	Text    string `json:"text"`
 	Media   *Media `json:"media,omitempty"`
 	ReplyTo string `json:"reply_to,omitempty"`
+	// MediaError is set, and Media is not, when the message has an
+	// attachment that could not be stored: one of the MediaError codes.
+	MediaError string `json:"media_error,omitempty"`
 }
+
+// Why an inbound attachment was not stored (Message.MediaError).
+const (
+	// MediaExpired: WhatsApp's media servers no longer have it (404, 410).
+	MediaExpired = "expired"
+	// MediaCorrupt: what the media servers returned does not match the
+	// message (hash, MAC or length).
+	MediaCorrupt = "corrupt"
+	// MediaTooLarge: it is larger than the worker's WA_INBOUND_MEDIA_MAX.
+	MediaTooLarge = "too_large"
+	// MediaUnavailable: downloading it failed on several deliveries of the
+	// message (network errors, timeouts).
+	MediaUnavailable = "unavailable"
+)
 
 // Media describes an inbound attachment stored in the wa-inbound-media bucket.
 type Media struct {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,7 +38,14 @@ type Config struct {
 	// IdleTimeout is how long a tenant without a device is held waiting for
 	// a pairing request before its lease is let go. Defaults to 10s.
 	IdleTimeout time.Duration
+	// InboundMediaMax is the largest inbound attachment stored, in bytes
+	// (WA_INBOUND_MEDIA_MAX); a larger one is left out of its message
+	// event, whose media_error says too_large. Defaults to 64 MiB.
+	InboundMediaMax int64
 }
+
+// DefaultInboundMediaMax is Config.InboundMediaMax's default.
+const DefaultInboundMediaMax = 64 << 20
 
 func (c Config) withDefaults() Config {
 	if c.LeaseTTL <= 0 {
@@ -55,6 +63,7 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 10 * time.Second
 	}
+	c.InboundMediaMax = cmp.Or(max(c.InboundMediaMax, 0), DefaultInboundMediaMax)
 	return c
 }
 
@@ -100,6 +109,8 @@ type Manager struct {
 
 	// testHookInbound, when set, runs before an inbound message is stored.
 	testHookInbound func(tenant string)
+
+	mediaFailures failureCounts // failed attachment downloads, by message
 }
 
 // New builds a Manager. It returns an error when required dependencies are

@@ -13,6 +13,9 @@ type metrics struct {
 	panics      prometheus.Counter
 	inbound     *prometheus.CounterVec
 	ctl         *prometheus.CounterVec
+
+	// inboundFailures counts failed attempts at storing inbound events.
+	inboundFailures *prometheus.CounterVec
 }
 
 var allStates = []string{StateUnpaired, StatePairing, StateConnecting, StateConnected, StateDisconnected, StateBanned, StateLoggedOut}
@@ -34,6 +37,10 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabus_inbound_events_total", Help: "Inbound events made durable, by kind (message, receipt).",
 		}, []string{"kind"}),
+		inboundFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabus_inbound_store_failures_total",
+			Help: "Failed attempts at making an inbound event durable, by kind; after 3 in a row the connection is dropped so that WhatsApp delivers the event again.",
+		}, []string{"kind"}),
 		ctl: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabus_ctl_requests_total", Help: "Control requests handled, by operation and outcome code (ok or an error code).",
 		}, []string{"op", "code"}),
@@ -42,7 +49,7 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 		Name: "wabus_sessions", Help: "Sessions run by this worker.",
 	}, func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.sessions)) })
 	byState := &stateCollector{m: m, desc: prometheus.NewDesc("wabus_sessions_by_state", "Sessions run by this worker, by state.", []string{"state"}, nil)}
-	for _, c := range []prometheus.Collector{x.transitions, x.reconnects, x.logouts, x.panics, x.inbound, x.ctl, sessions, byState} {
+	for _, c := range []prometheus.Collector{x.transitions, x.reconnects, x.logouts, x.panics, x.inbound, x.inboundFailures, x.ctl, sessions, byState} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register session metrics: %w", err)
 		}

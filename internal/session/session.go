@@ -235,9 +235,9 @@ type handler struct {
 func (h handler) Handle(ev wa.Event) bool {
 	switch ev := ev.(type) {
 	case wa.Message:
-		return h.s.m.storeMessage(h.s, ev)
+		return h.s.m.storeMessage(h, ev)
 	case wa.Receipt:
-		return h.s.m.storeReceipt(h.s, ev)
+		return h.s.m.storeReceipt(h, ev)
 	default:
 		select {
 		case h.s.events <- connEvent{h.gen, ev}:

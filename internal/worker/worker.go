@@ -83,7 +83,8 @@ func (p *parts) build(store sessionStore) error {
 	if err != nil {
 		return err
 	}
-	p.manager, err = session.New(session.Config{WorkerID: p.cfg.WorkerID, LeaseTTL: p.cfg.LeaseTTL}, session.Deps{
+	p.manager, err = session.New(session.Config{WorkerID: p.cfg.WorkerID, LeaseTTL: p.cfg.LeaseTTL,
+		InboundMediaMax: p.cfg.InboundMediaMax}, session.Deps{
 		Pool: p.pool, Store: store, Driver: driver, NATS: p.nc, JS: p.js, Names: p.names, Logger: p.log, Registry: p.reg,
 		Writer: p.writer,
 	})

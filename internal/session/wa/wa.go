@@ -11,6 +11,7 @@ package wa
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"go.mau.fi/whatsmeow/store"
@@ -122,13 +123,23 @@ type Message struct {
 	Media *InboundMedia
 }
 
-// InboundMedia is an attachment still on WhatsApp's servers.
+// InboundMedia is an attachment still on WhatsApp's servers. A driver sets
+// DownloadTo or Download; the session manager uses DownloadTo when set.
+// Both return a *MediaError when fetching again cannot help (the
+// attachment expired, is corrupt or too large); other errors are transient.
 type InboundMedia struct {
 	Mimetype string
 	Filename string
-	Size     int64
-	// Download fetches and decrypts the attachment.
+	// Size is the size the message declares.
+	Size int64
+	// Download fetches and decrypts the attachment into memory (for small
+	// attachments, as the simulator's).
 	Download func(ctx context.Context) ([]byte, error)
+	// DownloadTo fetches and decrypts the attachment into f, an empty file,
+	// without holding it in memory, and fails with a *MediaError (code
+	// too_large) rather than store more than limit bytes of it (f may
+	// briefly hold a few bytes more: the encrypted file's padding and MAC).
+	DownloadTo func(ctx context.Context, f *os.File, limit int64) error
 }
 
 // Receipt: delivery, read or played receipts for messages we sent.

@@ -45,7 +45,14 @@
 //     messages and receipts are resent on every login, and every
 //     Config.RedeliverEvery.
 //   - Faults: Fail401, StreamReplaced, DropSocket. A second login of the
-//     same device replaces the first, as on WhatsApp.
+//     same device replaces the first, as on WhatsApp. FailMedia and
+//     CorruptMedia break downloads of a blob (404/410, hash mismatch);
+//     MediaRetries lists the client's requests for a new upload.
+//   - Retries: SendUndecryptable and SendUnavailable deliver a message the
+//     client cannot read; the sender's phone answers its retry receipt (or
+//     not) and the account's phone its placeholder resend request
+//     (RetryReceipts, PhoneRequests). RequestRetry plays a recipient that
+//     lost its session and asks the client to encrypt a message again.
 //
 // Redelivered messages reach whatsmeow's event handlers again only with
 // Client.EnableDecryptedEventBuffer set: otherwise whatsmeow sees a counter it

@@ -118,12 +118,15 @@ func (c *conn) handleReceipt(node *waBinary.Node) {
 			ids = append(ids, itemID)
 		}
 	}
+	if typ == "server-error" {
+		c.s.recordMediaRetry(id)
+	}
 	if typ != "retry" {
 		for _, i := range ids {
 			c.s.markAcked(c.dev, stanzaKey("message", "", i))
 		}
 	} else {
-		c.s.logf("client %s asked to retry message %s (not supported)", c.dev, id)
+		c.s.answerRetry(c.dev, node)
 	}
 	ack := waBinary.Node{Tag: "ack", Attrs: waBinary.Attrs{"class": "receipt", "id": id}}
 	if to, ok := node.Attrs["to"].(types.JID); ok {

@@ -56,6 +56,9 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 
 // serveDownload serves stored media by path, whatever the host and query.
 func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request) {
+	if s.serveMediaFault(w, r) {
+		return
+	}
 	s.mu.Lock()
 	data, ok := s.media[r.URL.Path]
 	s.mu.Unlock()

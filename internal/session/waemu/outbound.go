@@ -138,6 +138,9 @@ func (s *Server) decryptFor(phone *emuDevice, from, chat, addressed types.JID, i
 		s.logf("message %s from %s to %s: %v", id, from, part.device, err)
 		return
 	}
+	if s.answerPeerRequest(phone, from, id, msg) {
+		return
+	}
 	mediaType, _ := part.enc.Attrs["mediatype"].(string)
 	s.mu.Lock()
 	defer s.mu.Unlock()

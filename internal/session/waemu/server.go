@@ -91,6 +91,13 @@ type Server struct {
 	media      map[string][]byte
 	changed    chan struct{}
 	seq        uint64
+
+	mediaFaults  map[string]mediaFault // by blob path (media_faults.go)
+	mediaRetries []string              // media retry receipts, by message id
+
+	held          map[string]*heldMessage // contacts' messages the phones resend (retry.go)
+	retries       []string                // clients' retry receipts, by message id
+	phoneRequests []string                // placeholder resends answered, by message id
 }
 
 // Start starts a Server with the default Config, closed when the test ends.

@@ -14,6 +14,38 @@
 // (table whatsmeow_event_buffer) and replays it from there; it clears the
 // plaintext once the handler succeeded.
 //
+// # Messages that must be asked for again
+//
+// A message whatsmeow cannot decrypt (or that WhatsApp delivers as
+// unavailable) is asked for again twice over: from its sender with a retry
+// receipt, and from the account's phone with a placeholder resend request
+// (with SynchronousAck whatsmeow sends it at once, and
+// AutomaticMessageRerequestFromPhone, on as well, is what asks for it when
+// acks are asynchronous); whichever copy comes back is an ordinary message.
+// The undecryptable event itself is only logged (at debug, without phone
+// numbers). whatsmeow acknowledges the undecryptable copy, so a message
+// that neither the sender nor the phone sends again is lost; that includes
+// one that arrives while the device store (Postgres) is unreachable, which
+// whatsmeow cannot tell from a message it cannot decrypt.
+//
+// The other way round, a recipient that cannot decrypt what this device sent
+// answers with a retry receipt, and whatsmeow must encrypt the message
+// again. UseRetryMessageStore keeps every sent message in whatsmeow's own
+// table (whatsmeow_retry_buffer, per device, pruned after 7 days and deleted
+// with the device), so the answer does not depend on the client that sent
+// it: the driver builds a new client on every reconnect, and a tenant may
+// have moved to another worker since.
+//
+// # Media
+//
+// An attachment is downloaded with DownloadToFile into a file that refuses
+// to grow past the caller's limit, and never held in memory. Failures that
+// no retry fixes (404, 410 or 403 from the media servers, a hash or MAC
+// mismatch, a truncated file, over the limit) are *wa.MediaError; for an
+// expired one
+// the driver also asks the phone to upload it again (a media retry
+// receipt).
+//
 // # Reconnecting
 //
 // EnableAutoReconnect is off: a dropped socket is reported as wa.Disconnected

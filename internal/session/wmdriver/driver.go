@@ -43,7 +43,7 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 	client := whatsmeow.NewClient(dev, NewLogger(log, "whatsmeow"))
 	configureClient(client, d.cfg)
 	c := &conn{cfg: d.cfg, log: log, client: client, dev: dev, container: dev.Container, h: h, jid: dev.GetJID()}
-	c.m = mapper{ownJID: dev.GetJID, download: client.Download, now: time.Now}
+	c.m = mapper{ownJID: dev.GetJID, download: client.DownloadToFile, now: time.Now, retryMedia: c.retryMedia}
 	c.ready = make(chan struct{})
 	client.AddEventHandlerWithSuccessStatus(c.onEvent)
 	return c, nil
@@ -56,6 +56,8 @@ func configureClient(client *whatsmeow.Client, cfg Config) {
 	client.EnableAutoReconnect = false
 	client.InitialAutoReconnect = false
 	client.DisableLoginAutoReconnect = true
+	client.AutomaticMessageRerequestFromPhone = true
+	client.UseRetryMessageStore = true
 	if cfg.HTTPClient != nil {
 		client.SetPreLoginHTTPClient(cfg.HTTPClient)
 		client.SetWebsocketHTTPClient(cfg.HTTPClient)

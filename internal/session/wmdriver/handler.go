@@ -28,6 +28,9 @@ func (c *conn) onEvent(raw any) (ok bool) {
 		c.setJID(e.ID)
 	case *events.LoggedOut:
 		c.forgetDevice()
+	case *events.UndecryptableMessage:
+		c.undecryptable(e)
+		return true
 	}
 	ev, mapped := c.m.event(raw)
 	if !mapped {
@@ -99,4 +102,15 @@ func (c *conn) forgetDevice() {
 	if err := c.container.DeleteDevice(ctx, &store.Device{ID: &jid}); err != nil {
 		c.log.Error("delete credentials of logged-out device", slog.String("error", err.Error()))
 	}
+}
+
+// undecryptable logs a message whatsmeow could not decrypt, or that reached
+// this device as unavailable. whatsmeow has already asked for it again: the
+// sender with a retry receipt, and the phone with a placeholder resend
+// request (AutomaticMessageRerequestFromPhone). The copy that comes back is
+// an ordinary message; this event has no content and is not reported.
+func (c *conn) undecryptable(e *events.UndecryptableMessage) {
+	c.log.Debug("message not decrypted; asked for again", slog.String("message_id", e.Info.ID),
+		slog.Bool("group", e.Info.IsGroup), slog.Bool("unavailable", e.IsUnavailable),
+		slog.String("unavailable_type", string(e.UnavailableType)), slog.String("decrypt_fail", string(e.DecryptFailMode)))
 }

@@ -24,8 +24,9 @@ var (
 func testMapper() mapper {
 	return mapper{
 		ownJID: func() types.JID { return ownDevice },
-		download: func(_ context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error) {
-			return fmt.Appendf(nil, "%T", msg), nil
+		download: func(_ context.Context, msg whatsmeow.DownloadableMessage, f whatsmeow.File) error {
+			_, err := fmt.Fprintf(f, "%T", msg)
+			return err
 		},
 		now: func() time.Time { return testNow },
 	}

@@ -12,15 +12,19 @@ import (
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
-// downloadFunc fetches and decrypts an attachment (whatsmeow's Client.Download).
-type downloadFunc func(ctx context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error)
+// downloadFunc fetches and decrypts an attachment into a file (whatsmeow's
+// Client.DownloadToFile).
+type downloadFunc func(ctx context.Context, msg whatsmeow.DownloadableMessage, f whatsmeow.File) error
 
 // mapper translates whatsmeow events into wa events. It is pure apart from
-// its three functions, which tests replace.
+// its functions, which tests replace.
 type mapper struct {
 	ownJID   func() types.JID
 	download downloadFunc
 	now      func() time.Time
+	// retryMedia, when set, asks the phone to upload an expired attachment
+	// again.
+	retryMedia func(ctx context.Context, info types.MessageInfo, mediaKey []byte)
 }
 
 // event maps a whatsmeow event to a wa event; ok is false for events that

@@ -3,6 +3,7 @@ package wmdriver
 import (
 	"cmp"
 	"context"
+	"os"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,7 @@ func (m mapper) message(evt *events.Message) (wa.Event, bool) {
 	if c.typ == typeOther && isProtocolOnly(msg) {
 		return nil, false
 	}
-	return wa.Message{Data: messageData(evt.Info, c), Media: m.inboundMedia(c)}, true
+	return wa.Message{Data: messageData(evt.Info, c), Media: m.inboundMedia(evt.Info, c)}, true
 }
 
 func messageData(info types.MessageInfo, c content) event.Message {
@@ -72,16 +73,19 @@ func messageData(info types.MessageInfo, c content) event.Message {
 	}
 }
 
-func (m mapper) inboundMedia(c content) *wa.InboundMedia {
+// inboundMedia is the attachment of a message, streamed by DownloadTo.
+func (m mapper) inboundMedia(info types.MessageInfo, c content) *wa.InboundMedia {
 	if c.media == nil {
 		return nil
 	}
-	att, download := c.media, m.download
+	att := c.media
 	return &wa.InboundMedia{
 		Mimetype: c.mime,
 		Filename: c.file,
 		Size:     int64(c.size),
-		Download: func(ctx context.Context) ([]byte, error) { return download(ctx, att) },
+		DownloadTo: func(ctx context.Context, f *os.File, limit int64) error {
+			return m.downloadTo(ctx, info, att, f, limit)
+		},
 	}
 }
 

@@ -2,6 +2,7 @@ package wmdriver
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func quote(id string) *waE2E.ContextInfo {
 
 type wantMessage struct {
 	typ, text, replyTo string
-	media              *wa.InboundMedia // Download is checked separately
+	media              *wa.InboundMedia // DownloadTo is checked separately
 	download           string           // what testMapper's download returns
 }
 
@@ -119,9 +120,15 @@ func checkMedia(t *testing.T, got *wa.InboundMedia, want wantMessage) {
 		t.Errorf("media = %q %q %d, want %q %q %d", got.Mimetype, got.Filename, got.Size,
 			want.media.Mimetype, want.media.Filename, want.media.Size)
 	}
-	data, err := got.Download(context.Background())
+	f, err := os.CreateTemp(t.TempDir(), "media")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = got.DownloadTo(context.Background(), f, 1<<10)
+	data, _ := os.ReadFile(f.Name())
 	if err != nil || string(data) != want.download {
-		t.Errorf("Download() = %q, %v; want %q", data, err, want.download)
+		t.Errorf("DownloadTo() wrote %q, %v; want %q", data, err, want.download)
 	}
 }
 
