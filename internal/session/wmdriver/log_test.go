@@ -84,3 +84,24 @@ func TestLoggerSkipsDisabledLevels(t *testing.T) {
 		t.Errorf("records = %+v, want only the info one", got)
 	}
 }
+
+func TestLoggerRedactsPhoneNumbers(t *testing.T) {
+	t.Parallel()
+	h := &capture{level: slog.LevelDebug}
+	l := NewLogger(slog.New(h), "whatsmeow")
+	l.Warnf("Error decrypting message %s from %s: %v", "3EB0C4F1A2B3", "51987654321:3@s.whatsapp.net", "no session")
+	l.Infof("LID for %s is %s", "51987654321@s.whatsapp.net", "152465347992519@lid")
+	got := h.lines()
+	want := []string{
+		"Error decrypting message 3EB0C4F1A2B3 from 519…21:3@s.whatsapp.net: no session",
+		"LID for 519…21@s.whatsapp.net is 152…19@lid",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v", got)
+	}
+	for i := range want {
+		if got[i].msg != want[i] {
+			t.Errorf("line %d = %q, want %q", i, got[i].msg, want[i])
+		}
+	}
+}
