@@ -45,7 +45,15 @@
 //     messages and receipts are resent on every login, and every
 //     Config.RedeliverEvery.
 //   - Faults: Fail401, StreamReplaced, DropSocket. A second login of the
-//     same device replaces the first, as on WhatsApp.
+//     same device replaces the first, as on WhatsApp. A connection's life:
+//     HalfOpen (the socket stays open but nothing answers, keepalives
+//     included), SilenceLogins (the login is never answered),
+//     ClientOutdated and RequireVersion (<failure reason="405">),
+//     TemporaryBan (<failure reason="402">, with or without an expiry);
+//     LoginAttempts counts every login tried.
+//   - The web client's page (GET https://web.whatsapp.com/), from which
+//     whatsmeow.GetLatestVersion reads the current version: SetWebVersion,
+//     FailWebVersion.
 //
 // Redelivered messages reach whatsmeow's event handlers again only with
 // Client.EnableDecryptedEventBuffer set: otherwise whatsmeow sees a counter it

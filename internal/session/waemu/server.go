@@ -91,6 +91,7 @@ type Server struct {
 	media      map[string][]byte
 	changed    chan struct{}
 	seq        uint64
+	live       liveFaults
 }
 
 // Start starts a Server with the default Config, closed when the test ends.
@@ -209,6 +210,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/ws/chat" && isWebsocketUpgrade(r):
 		s.serveWebsocket(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/":
+		s.serveWebPage(w, r)
 	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/mms/"):
 		s.serveUpload(w, r)
 	case r.Method == http.MethodGet:
