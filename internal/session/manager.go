@@ -37,6 +37,9 @@ type Config struct {
 	// IdleTimeout is how long a tenant without a device is held waiting for
 	// a pairing request before its lease is let go. Defaults to 10s.
 	IdleTimeout time.Duration
+	// Liveness says when a connection that looks open is dead and how
+	// refusals by WhatsApp are retried; see its fields for the defaults.
+	Liveness Liveness
 }
 
 func (c Config) withDefaults() Config {
@@ -55,6 +58,7 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 10 * time.Second
 	}
+	c.Liveness = c.Liveness.withDefaults()
 	return c
 }
 

@@ -13,6 +13,7 @@ type metrics struct {
 	panics      prometheus.Counter
 	inbound     *prometheus.CounterVec
 	ctl         *prometheus.CounterVec
+	live        liveMetrics
 }
 
 var allStates = []string{StateUnpaired, StatePairing, StateConnecting, StateConnected, StateDisconnected, StateBanned, StateLoggedOut}
@@ -46,6 +47,9 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register session metrics: %w", err)
 		}
+	}
+	if err := x.live.register(reg, m); err != nil {
+		return nil, err
 	}
 	return x, nil
 }
