@@ -19,6 +19,8 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 		DatabaseURL: DefaultDatabaseURL, NATSURL: DefaultNATSURL, Driver: "whatsmeow", WorkerID: "host-1",
 		AdminAddr: ":8080", MetricsAddr: ":9090", LogLevel: "info", LogFormat: "json", SubjectPrefix: "wa",
 		SendRate: 20, SendBurst: 5, SendMaxAge: 24 * time.Hour, LeaseTTL: 15 * time.Second, AdminMaxBody: 32 << 20,
+		KeepAliveTimeout: time.Minute, LoginTimeout: time.Minute, ClientOutdatedRetry: 10 * time.Minute,
+		StreamReplacedMax: 3, StreamReplacedWindow: 10 * time.Minute, VersionRefresh: 24 * time.Hour,
 	}
 	if c != want {
 		t.Fatalf("defaults\n got %+v\nwant %+v", c, want)
@@ -81,6 +83,30 @@ func TestWorkerIDMustBeOneSubjectToken(t *testing.T) {
 		}
 		if got := c.ValidateWorker() == nil; got != ok {
 			t.Errorf("worker id %q accepted=%v, want %v", id, got, ok)
+		}
+	}
+}
+
+func TestLoadReadsTheLivenessVariables(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"WA_KEEPALIVE_TIMEOUT": "30s", "WA_LOGIN_TIMEOUT": "45s", "WA_CLIENT_OUTDATED_RETRY": "30m",
+		"WA_STREAM_REPLACED_MAX": "5", "WA_STREAM_REPLACED_WINDOW": "1h", "WA_VERSION_REFRESH": "0",
+	}), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KeepAliveTimeout != 30*time.Second || c.LoginTimeout != 45*time.Second || c.ClientOutdatedRetry != 30*time.Minute ||
+		c.StreamReplacedMax != 5 || c.StreamReplacedWindow != time.Hour || c.VersionRefresh != 0 {
+		t.Fatalf("got %+v", c)
+	}
+	_, err = Load(env(map[string]string{
+		"WA_KEEPALIVE_TIMEOUT": "10ms", "WA_LOGIN_TIMEOUT": "soon", "WA_CLIENT_OUTDATED_RETRY": "5s",
+		"WA_STREAM_REPLACED_MAX": "0", "WA_STREAM_REPLACED_WINDOW": "0s", "WA_VERSION_REFRESH": "30s",
+	}), "h")
+	for _, name := range []string{"WA_KEEPALIVE_TIMEOUT", "WA_LOGIN_TIMEOUT", "WA_CLIENT_OUTDATED_RETRY",
+		"WA_STREAM_REPLACED_MAX", "WA_STREAM_REPLACED_WINDOW", "WA_VERSION_REFRESH"} {
+		if err == nil || !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error does not name %s: %v", name, err)
 		}
 	}
 }
