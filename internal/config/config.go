@@ -55,6 +55,26 @@ type Config struct {
 	// InboundMediaMax is WA_INBOUND_MEDIA_MAX in bytes: the largest inbound
 	// attachment a worker stores. Defaults to 64 MiB.
 	InboundMediaMax int64
+	// KeepAliveTimeout is WA_KEEPALIVE_TIMEOUT: keepalives unanswered for
+	// longer end a connection (reason keepalive_timeout). Defaults to 1m.
+	KeepAliveTimeout time.Duration
+	// LoginTimeout is WA_LOGIN_TIMEOUT: a login unanswered for longer ends
+	// the connection the same way. Defaults to 1m.
+	LoginTimeout time.Duration
+	// ClientOutdatedRetry is WA_CLIENT_OUTDATED_RETRY: how long a session
+	// waits (jittered down to half) before it tries again after WhatsApp
+	// refused the client version (405). Defaults to 10m.
+	ClientOutdatedRetry time.Duration
+	// StreamReplacedMax is WA_STREAM_REPLACED_MAX: this many stream
+	// replacements within StreamReplacedWindow stop a session until an
+	// operator reconnects it. Defaults to 3.
+	StreamReplacedMax int
+	// StreamReplacedWindow is WA_STREAM_REPLACED_WINDOW. Defaults to 10m.
+	StreamReplacedWindow time.Duration
+	// VersionRefresh is WA_VERSION_REFRESH: how often a worker fetches the
+	// WhatsApp Web client version it logs in with (also at start and after a
+	// 405); 0 never fetches it. Defaults to 24h.
+	VersionRefresh time.Duration
 }
 
 // Defaults as CONTRACT names them.
@@ -90,8 +110,14 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 		LeaseTTL:      r.duration("WA_LEASE_TTL", 15*time.Second),
 		AdminMaxBody:  r.size("WA_ADMIN_MAX_BODY", 32<<20),
 
-		StreamReplicas:  r.int("WA_STREAM_REPLICAS", 1),
-		InboundMediaMax: r.size("WA_INBOUND_MEDIA_MAX", 64<<20),
+		StreamReplicas:       r.int("WA_STREAM_REPLICAS", 1),
+		InboundMediaMax:      r.size("WA_INBOUND_MEDIA_MAX", 64<<20),
+		KeepAliveTimeout:     r.duration("WA_KEEPALIVE_TIMEOUT", time.Minute),
+		LoginTimeout:         r.duration("WA_LOGIN_TIMEOUT", time.Minute),
+		ClientOutdatedRetry:  r.duration("WA_CLIENT_OUTDATED_RETRY", 10*time.Minute),
+		StreamReplacedMax:    r.int("WA_STREAM_REPLACED_MAX", 3),
+		StreamReplacedWindow: r.duration("WA_STREAM_REPLACED_WINDOW", 10*time.Minute),
+		VersionRefresh:       r.duration("WA_VERSION_REFRESH", 24*time.Hour),
 	}
 	r.check("WA_SUBJECT_PREFIX", prefixPattern.MatchString(c.SubjectPrefix),
 		"must be dot-separated tokens of letters, digits, '_' or '-'")
@@ -102,6 +128,12 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 	r.check("WA_ADMIN_MAX_BODY", c.AdminMaxBody >= 1024, "must be at least 1KiB")
 	r.check("WA_STREAM_REPLICAS", c.StreamReplicas >= 1 && c.StreamReplicas <= 5, "must be 1 to 5")
 	r.check("WA_INBOUND_MEDIA_MAX", c.InboundMediaMax >= 1024, "must be at least 1KiB")
+	r.check("WA_KEEPALIVE_TIMEOUT", c.KeepAliveTimeout >= time.Second, "must be at least 1s")
+	r.check("WA_LOGIN_TIMEOUT", c.LoginTimeout >= time.Second, "must be at least 1s")
+	r.check("WA_CLIENT_OUTDATED_RETRY", c.ClientOutdatedRetry >= time.Minute, "must be at least 1m (a refused version is not retried in a loop)")
+	r.check("WA_STREAM_REPLACED_MAX", c.StreamReplacedMax >= 1, "must be at least 1")
+	r.check("WA_STREAM_REPLACED_WINDOW", c.StreamReplacedWindow >= time.Second, "must be at least 1s")
+	r.check("WA_VERSION_REFRESH", c.VersionRefresh == 0 || c.VersionRefresh >= time.Minute, "must be 0 (never) or at least 1m")
 	if len(r.errs) > 0 {
 		return Config{}, &Error{Problems: r.errs}
 	}

@@ -16,22 +16,28 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		DatabaseURL:     DefaultDatabaseURL,
-		NATSURL:         DefaultNATSURL,
-		Driver:          "whatsmeow",
-		WorkerID:        "host-1",
-		AdminAddr:       ":8080",
-		MetricsAddr:     ":9090",
-		LogLevel:        "info",
-		LogFormat:       "json",
-		SubjectPrefix:   "wa",
-		SendRate:        20,
-		SendBurst:       5,
-		SendMaxAge:      24 * time.Hour,
-		LeaseTTL:        15 * time.Second,
-		AdminMaxBody:    32 << 20,
-		StreamReplicas:  1,
-		InboundMediaMax: 64 << 20,
+		DatabaseURL:          DefaultDatabaseURL,
+		NATSURL:              DefaultNATSURL,
+		Driver:               "whatsmeow",
+		WorkerID:             "host-1",
+		AdminAddr:            ":8080",
+		MetricsAddr:          ":9090",
+		LogLevel:             "info",
+		LogFormat:            "json",
+		SubjectPrefix:        "wa",
+		SendRate:             20,
+		SendBurst:            5,
+		SendMaxAge:           24 * time.Hour,
+		LeaseTTL:             15 * time.Second,
+		AdminMaxBody:         32 << 20,
+		StreamReplicas:       1,
+		InboundMediaMax:      64 << 20,
+		KeepAliveTimeout:     time.Minute,
+		LoginTimeout:         time.Minute,
+		ClientOutdatedRetry:  10 * time.Minute,
+		StreamReplacedMax:    3,
+		StreamReplacedWindow: 10 * time.Minute,
+		VersionRefresh:       24 * time.Hour,
 	}
 	if c != want {
 		t.Fatalf("defaults\n got %+v\nwant %+v", c, want)
@@ -53,6 +59,13 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"WA_LOG_FORMAT":        "text",
 		"WA_STREAM_REPLICAS":   "3",
 		"WA_INBOUND_MEDIA_MAX": "16MiB",
+
+		"WA_KEEPALIVE_TIMEOUT":      "2m",
+		"WA_LOGIN_TIMEOUT":          "30s",
+		"WA_CLIENT_OUTDATED_RETRY":  "1h",
+		"WA_STREAM_REPLACED_MAX":    "5",
+		"WA_STREAM_REPLACED_WINDOW": "1m",
+		"WA_VERSION_REFRESH":        "0",
 	}), "h")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +88,13 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		AdminMaxBody:    1 << 20,
 		StreamReplicas:  3,
 		InboundMediaMax: 16 << 20,
+
+		KeepAliveTimeout:     2 * time.Minute,
+		LoginTimeout:         30 * time.Second,
+		ClientOutdatedRetry:  time.Hour,
+		StreamReplacedMax:    5,
+		StreamReplacedWindow: time.Minute,
+		VersionRefresh:       0,
 	}
 	if c != want {
 		t.Fatalf("got\n %+v\nwant %+v", c, want)
@@ -92,6 +112,11 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		"WA_LOG_FORMAT":        "xml",
 		"WA_STREAM_REPLICAS":   "0",
 		"WA_INBOUND_MEDIA_MAX": "12",
+
+		"WA_KEEPALIVE_TIMEOUT":     "10ms",
+		"WA_CLIENT_OUTDATED_RETRY": "5s",
+		"WA_STREAM_REPLACED_MAX":   "0",
+		"WA_VERSION_REFRESH":       "30s",
 	}
 	_, err := Load(env(bad), "host")
 	if err == nil {
@@ -129,6 +154,30 @@ func TestWorkerIDMustBeOneSubjectToken(t *testing.T) {
 		}
 		if got := c.ValidateWorker() == nil; got != ok {
 			t.Errorf("worker id %q accepted=%v, want %v", id, got, ok)
+		}
+	}
+}
+
+func TestLoadReadsTheLivenessVariables(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"WA_KEEPALIVE_TIMEOUT": "30s", "WA_LOGIN_TIMEOUT": "45s", "WA_CLIENT_OUTDATED_RETRY": "30m",
+		"WA_STREAM_REPLACED_MAX": "5", "WA_STREAM_REPLACED_WINDOW": "1h", "WA_VERSION_REFRESH": "0",
+	}), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KeepAliveTimeout != 30*time.Second || c.LoginTimeout != 45*time.Second || c.ClientOutdatedRetry != 30*time.Minute ||
+		c.StreamReplacedMax != 5 || c.StreamReplacedWindow != time.Hour || c.VersionRefresh != 0 {
+		t.Fatalf("got %+v", c)
+	}
+	_, err = Load(env(map[string]string{
+		"WA_KEEPALIVE_TIMEOUT": "10ms", "WA_LOGIN_TIMEOUT": "soon", "WA_CLIENT_OUTDATED_RETRY": "5s",
+		"WA_STREAM_REPLACED_MAX": "0", "WA_STREAM_REPLACED_WINDOW": "0s", "WA_VERSION_REFRESH": "30s",
+	}), "h")
+	for _, name := range []string{"WA_KEEPALIVE_TIMEOUT", "WA_LOGIN_TIMEOUT", "WA_CLIENT_OUTDATED_RETRY",
+		"WA_STREAM_REPLACED_MAX", "WA_STREAM_REPLACED_WINDOW", "WA_VERSION_REFRESH"} {
+		if err == nil || !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error does not name %s: %v", name, err)
 		}
 	}
 }

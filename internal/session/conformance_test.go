@@ -282,8 +282,10 @@ func TestConformanceStreamReplacedBacksOffOnce(t *testing.T) {
 	}
 }
 
+// replacedReason is the reason of the n-th replacement under the default
+// Liveness (3 within 10m stop the session).
 func replacedReason(n int) string {
-	return "stream replaced by another connection (" + strconv.Itoa(n) + " times)"
+	return "stream_replaced: another connection of this device took over (" + strconv.Itoa(n) + " of 3 within 10m0s stop the session)"
 }
 
 func hasReason(evs []event.Session, reason string) bool {

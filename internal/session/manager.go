@@ -42,6 +42,9 @@ type Config struct {
 	// (WA_INBOUND_MEDIA_MAX); a larger one is left out of its message
 	// event, whose media_error says too_large. Defaults to 64 MiB.
 	InboundMediaMax int64
+	// Liveness says when a connection that looks open is dead and how
+	// refusals by WhatsApp are retried; see its fields for the defaults.
+	Liveness Liveness
 }
 
 // DefaultInboundMediaMax is Config.InboundMediaMax's default.
@@ -64,6 +67,7 @@ func (c Config) withDefaults() Config {
 		c.IdleTimeout = 10 * time.Second
 	}
 	c.InboundMediaMax = cmp.Or(max(c.InboundMediaMax, 0), DefaultInboundMediaMax)
+	c.Liveness = c.Liveness.withDefaults()
 	return c
 }
 

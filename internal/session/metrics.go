@@ -16,6 +16,7 @@ type metrics struct {
 
 	// inboundFailures counts failed attempts at storing inbound events.
 	inboundFailures *prometheus.CounterVec
+	live            liveMetrics
 }
 
 var allStates = []string{StateUnpaired, StatePairing, StateConnecting, StateConnected, StateDisconnected, StateBanned, StateLoggedOut}
@@ -53,6 +54,9 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register session metrics: %w", err)
 		}
+	}
+	if err := x.live.register(reg, m); err != nil {
+		return nil, err
 	}
 	return x, nil
 }

@@ -47,12 +47,12 @@ type Session struct {
 	conn       wa.Conn
 	jid        string
 	qr         wa.QREvent // current QR code while pairing
-	replaced   int        // stream replacements seen, surfaced as last_error
 	banExpires time.Time
 
 	// owned by the run loop
 	attempt      int  // consecutive failed connects
 	reconnecting bool // the next connect counts as a reconnect
+	live         liveState
 }
 
 func newSession(m *Manager, l lease.Lease) *Session {
@@ -151,6 +151,9 @@ func (s *Session) start(ctx context.Context) step {
 	if dev == nil { // credentials gone: removed while no one was connected
 		s.transition(ctx, change{state: StateLoggedOut, reason: "credentials missing from the device store", clearDevice: true})
 		return s.idle
+	}
+	if reason, ok := s.stoppedBefore(ctx); ok {
+		return s.stopped(reason)
 	}
 	return s.connectDevice(dev)
 }

@@ -11,18 +11,30 @@ import (
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
-// online waits for the connection's lifecycle events and control requests.
+// online waits for the connection's lifecycle events and control
+// requests. A login that WhatsApp leaves unanswered for LoginTimeout ends
+// the connection.
 func (s *Session) online(ctx context.Context) step {
+	var login <-chan time.Time
+	if t := s.loginTimer(); t != nil {
+		defer t.Stop()
+		login = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return s.shutdown
+		case <-login:
+			return s.unresponsive(ctx, "login not answered within "+s.m.cfg.Liveness.LoginTimeout.String())
 		case ce := <-s.events:
 			if !s.current(ce) {
 				continue
 			}
 			if next := s.onEvent(ctx, ce.ev); next != nil {
 				return next
+			}
+			if s.State() != StateConnecting {
+				login = nil
 			}
 		case req := <-s.requests:
 			if next := s.onRequest(ctx, req); next != nil {
@@ -41,9 +53,12 @@ func (s *Session) onEvent(ctx context.Context, ev wa.Event) step {
 	case wa.Disconnected:
 		return s.dropped(ctx, "disconnected: "+ev.Reason)
 	case wa.ConnectFailure:
+		if ev.Code == connectFailureClientOutdated {
+			return s.outdated(ctx, ev)
+		}
 		return s.dropped(ctx, fmt.Sprintf("connect failure %d: %s", ev.Code, ev.Reason))
 	case wa.KeepAliveTimeout:
-		s.log.WarnContext(ctx, "keepalive timeout", slog.Int("count", ev.Count))
+		return s.keepAliveFailed(ctx, ev)
 	case wa.LoggedOut:
 		s.m.metrics.logouts.Inc()
 		s.closeConn()
@@ -64,43 +79,19 @@ func (s *Session) loggedIn(ctx context.Context, jid string) step {
 		return s.fenced
 	}
 	s.attempt = 0
+	s.live.bans = 0
 	s.notifyConnected()
 	return nil
 }
+
+// connectFailureClientOutdated is WhatsApp's login failure for a client
+// version it no longer accepts.
+const connectFailureClientOutdated = 405
 
 func (s *Session) dropped(ctx context.Context, reason string) step {
 	s.closeConn()
 	s.notifyDisconnected()
 	return s.backoff(errors.New(reason))
-}
-
-// streamReplaced: another connection of this device took over. While our
-// lease holds that connection is not ours to respect, so retry, but slowly
-// (never ping-pong) and with the count in status.
-func (s *Session) streamReplaced(ctx context.Context) step {
-	s.closeConn()
-	s.notifyDisconnected()
-	s.mu.Lock()
-	s.replaced++
-	n := s.replaced
-	s.mu.Unlock()
-	if !s.m.keeper.Valid(s.lease) {
-		return s.fenced
-	}
-	s.attempt = max(s.attempt, 4) // start from a long delay
-	return s.backoff(fmt.Errorf("stream replaced by another connection (%d times)", n))
-}
-
-func (s *Session) banned(ctx context.Context, ev wa.TemporaryBan) step {
-	s.closeConn()
-	s.notifyDisconnected()
-	s.mu.Lock()
-	s.banExpires = ev.Expires
-	s.mu.Unlock()
-	if !s.transition(ctx, change{state: StateBanned, reason: "temporary ban: " + ev.Reason, banExpires: ev.Expires}) {
-		return s.fenced
-	}
-	return s.wait(time.Until(ev.Expires), s.reconnect)
 }
 
 // loggedOut: WhatsApp removed the device. Its credentials are gone; no
@@ -184,7 +175,7 @@ func (s *Session) shutdown(ctx context.Context) step {
 	if s.m.keeper.Valid(s.lease) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		s.transition(wctx, change{state: StateDisconnected, reason: "worker released the session"})
+		s.transition(wctx, change{state: StateDisconnected, reason: s.releasedReason()})
 	}
 	return nil
 }
@@ -214,6 +205,7 @@ func (s *Session) onRequest(ctx context.Context, req *request) step {
 		s.closeConn()
 		s.notifyDisconnected()
 		s.attempt = 0
+		s.resume()
 		return s.reconnect
 	default:
 		req.answer(ctl.Errorf(ctl.CodeInvalid, "unknown operation "+req.op))

@@ -1,17 +1,38 @@
 package worker
 
 import (
+	"context"
 	"log/slog"
 
 	"go.mau.fi/whatsmeow/store/sqlstore"
 
+	"github.com/wabus/wabus/internal/config"
+	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/session/wa"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 )
 
 type sessionStore = *sqlstore.Container
 
-// newWhatsmeowDriver returns the real WhatsApp driver.
-func newWhatsmeowDriver(logger *slog.Logger) wa.Driver {
-	return wmdriver.New(wmdriver.Config{}, logger)
+// newWhatsmeowDriver returns the real WhatsApp driver and what runs beside
+// it: the refresher of the client version it logs in with, nil when
+// WA_VERSION_REFRESH is 0.
+func newWhatsmeowDriver(cfg config.Config, logger *slog.Logger) (wa.Driver, func(context.Context) error) {
+	d := wmdriver.New(wmdriver.Config{VersionRefresh: cfg.VersionRefresh}, logger)
+	if cfg.VersionRefresh == 0 {
+		return d, nil
+	}
+	return d, d.Run
+}
+
+// liveness is how the sessions judge connections and retry refusals, as
+// the environment sets it.
+func liveness(cfg config.Config) session.Liveness {
+	return session.Liveness{
+		KeepAliveTimeout: cfg.KeepAliveTimeout,
+		LoginTimeout:     cfg.LoginTimeout,
+		OutdatedRetry:    cfg.ClientOutdatedRetry,
+		ReplacedMax:      cfg.StreamReplacedMax,
+		ReplacedWindow:   cfg.StreamReplacedWindow,
+	}
 }

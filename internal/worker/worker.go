@@ -71,6 +71,7 @@ type parts struct {
 	manager *session.Manager
 	sender  *send.Pipeline
 	closers []func() error
+	beside  []func(context.Context) error // run beside the manager (the driver's own work)
 }
 
 func (p *parts) build(store sessionStore) error {
@@ -84,7 +85,7 @@ func (p *parts) build(store sessionStore) error {
 		return err
 	}
 	p.manager, err = session.New(session.Config{WorkerID: p.cfg.WorkerID, LeaseTTL: p.cfg.LeaseTTL,
-		InboundMediaMax: p.cfg.InboundMediaMax}, session.Deps{
+		InboundMediaMax: p.cfg.InboundMediaMax, Liveness: liveness(p.cfg)}, session.Deps{
 		Pool: p.pool, Store: store, Driver: driver, NATS: p.nc, JS: p.js, Names: p.names, Logger: p.log, Registry: p.reg,
 		Writer: p.writer,
 	})
@@ -110,7 +111,11 @@ func (p *parts) driver() (wa.Driver, error) {
 		p.closers = append(p.closers, d.Close)
 		return d, nil
 	default:
-		return newWhatsmeowDriver(p.log), nil
+		d, run := newWhatsmeowDriver(p.cfg, p.log)
+		if run != nil {
+			p.beside = append(p.beside, run)
+		}
+		return d, nil
 	}
 }
 
@@ -123,8 +128,11 @@ func (p *parts) run(ctx context.Context) error {
 	sendCtx, stopSend := context.WithCancel(context.WithoutCancel(ctx))
 	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	var wg, sendWG, writerWG sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 4+len(p.beside))
 	wg.Go(func() { errs <- named("outbox relay", p.relay.Run(relayCtx)) })
+	for _, run := range p.beside {
+		wg.Go(func() { errs <- named("driver", run(httpCtx)) })
+	}
 	writerWG.Go(func() { p.writer.Run(writerCtx, 4) })
 	sendWG.Go(func() { errs <- named("send pipeline", p.sender.Run(sendCtx)) })
 	wg.Go(func() { errs <- named("metrics server", obs.Serve(httpCtx, p.cfg.MetricsAddr, p.mux(), p.log)) })

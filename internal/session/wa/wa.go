@@ -115,7 +115,12 @@ type ConnectFailure struct {
 }
 
 // KeepAliveTimeout: keepalive pings are failing; the socket may be dead.
-type KeepAliveTimeout struct{ Count int }
+// Count is how many failed in a row, LastSuccess when one was last
+// answered (or when the socket came up); zero when the driver cannot tell.
+type KeepAliveTimeout struct {
+	Count       int
+	LastSuccess time.Time
+}
 
 // Message: an inbound message. Media, when set, is downloaded with Download.
 type Message struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
@@ -28,6 +29,8 @@ type conn struct {
 	dev     types.JID // set once logged in
 	link    *linkCode // phone-code pairing in progress (guarded by s.mu)
 	ready   bool      // logged in and past the offline batch (guarded by s.mu)
+
+	silent atomic.Bool // half-open: nothing is answered or sent (HalfOpen)
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -90,6 +93,9 @@ func (c *conn) run() {
 				c.s.debugf("connection %s: read: %v", c.name(), err)
 			}
 			return
+		}
+		if c.silent.Load() {
+			continue
 		}
 		c.s.debugf("%s → %s", c.name(), node.String())
 		c.handle(node)
@@ -243,6 +249,9 @@ func (c *conn) handle(node *waBinary.Node) {
 
 // send writes a stanza to the client.
 func (c *conn) send(node waBinary.Node) error {
+	if c.silent.Load() {
+		return nil // a half-open socket: it goes nowhere
+	}
 	c.s.debugf("%s ← %s", c.name(), node.String())
 	if err := c.tr.sendNode(node); err != nil {
 		return fmt.Errorf("send <%s> to %s: %w", node.Tag, c.name(), err)

@@ -45,9 +45,18 @@
 //     messages and receipts are resent on every login, and every
 //     Config.RedeliverEvery.
 //   - Faults: Fail401, StreamReplaced, DropSocket. A second login of the
-//     same device replaces the first, as on WhatsApp. FailMedia and
-//     CorruptMedia break downloads of a blob (404/410, hash mismatch);
-//     MediaRetries lists the client's requests for a new upload.
+//     same device replaces the first, as on WhatsApp. A connection's life:
+//     HalfOpen (the socket stays open but nothing answers, keepalives
+//     included), SilenceLogins (the login is never answered),
+//     ClientOutdated and RequireVersion (<failure reason="405">),
+//     TemporaryBan (<failure reason="402">, with or without an expiry);
+//     LoginAttempts counts every login tried.
+//   - The web client's page (GET https://web.whatsapp.com/), from which
+//     whatsmeow.GetLatestVersion reads the current version: SetWebVersion,
+//     FailWebVersion.
+//   - Media: FailMedia and CorruptMedia break downloads of a blob (404/410,
+//     hash mismatch); MediaRetries lists the client's requests for a new
+//     upload.
 //   - Retries: SendUndecryptable and SendUnavailable deliver a message the
 //     client cannot read; the sender's phone answers its retry receipt (or
 //     not) and the account's phone its placeholder resend request

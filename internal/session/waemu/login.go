@@ -22,6 +22,9 @@ func (c *conn) login() error {
 		Server: types.DefaultUserServer,
 	}
 	s := c.s
+	if c.interceptLogin(dev) {
+		return nil
+	}
 	s.mu.Lock()
 	comp, ok := s.companions[dev]
 	if !ok || comp.noise != c.static {

@@ -98,6 +98,7 @@ type Server struct {
 	held          map[string]*heldMessage // contacts' messages the phones resend (retry.go)
 	retries       []string                // clients' retry receipts, by message id
 	phoneRequests []string                // placeholder resends answered, by message id
+	live          liveFaults
 }
 
 // Start starts a Server with the default Config, closed when the test ends.
@@ -216,6 +217,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/ws/chat" && isWebsocketUpgrade(r):
 		s.serveWebsocket(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/":
+		s.serveWebPage(w, r)
 	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/mms/"):
 		s.serveUpload(w, r)
 	case r.Method == http.MethodGet:

@@ -31,17 +31,24 @@ type Config struct {
 	// own, such as deleting credentials after WhatsApp logged the device
 	// out. Defaults to 10s.
 	StoreTimeout time.Duration
+	// VersionRefresh is how often Run fetches the WhatsApp Web client
+	// version (from https://web.whatsapp.com/, through HTTPClient) that
+	// logins announce. Run also fetches at start and soon after a login was
+	// refused as outdated. Defaults to 24h.
+	VersionRefresh time.Duration
 }
 
 const (
 	defaultPairDisplayName  = "Chrome (Linux)"
 	defaultPairReadyTimeout = 15 * time.Second
 	defaultStoreTimeout     = 10 * time.Second
+	defaultVersionRefresh   = 24 * time.Hour
 )
 
 func (c Config) withDefaults() Config {
 	c.PairDisplayName = cmp.Or(c.PairDisplayName, defaultPairDisplayName)
 	c.PairReadyTimeout = cmp.Or(max(c.PairReadyTimeout, 0), defaultPairReadyTimeout)
 	c.StoreTimeout = cmp.Or(max(c.StoreTimeout, 0), defaultStoreTimeout)
+	c.VersionRefresh = cmp.Or(max(c.VersionRefresh, 0), defaultVersionRefresh)
 	return c
 }

@@ -58,7 +58,7 @@ func (c *conn) Connect(ctx context.Context) error {
 	c.resetReady()
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, cancel)
-	err := c.client.ConnectContext(life)
+	err := c.dial(life)
 	if !stop() && err == nil {
 		c.client.Disconnect()
 		err = ctx.Err()

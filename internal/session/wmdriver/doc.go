@@ -49,8 +49,14 @@
 // # Reconnecting
 //
 // EnableAutoReconnect is off: a dropped socket is reported as wa.Disconnected
-// and the manager decides when to call Connect again. Keepalive failures are
-// reported as wa.KeepAliveTimeout and never force a reconnect by themselves.
+// and the manager decides when to call Connect again. The manager is the one
+// owner of reconnecting because every connect must hold the tenant's lease
+// (a worker that lost it must not come back by itself: two connections of
+// one device kick each other off), must be recorded as a session state, and
+// must follow one policy for both drivers (backoff, bans, 405, stream
+// replacement). Keepalive failures are reported as wa.KeepAliveTimeout with
+// the time of the last answered ping; the manager decides when the socket is
+// dead (whatsmeow itself would only act on them with auto-reconnect on).
 //
 // One reconnect is the driver's own: right after pairing, WhatsApp ends the
 // stream with error 515 ("restart required") and the client must log in again
@@ -61,6 +67,16 @@
 // if that fails it reports wa.Disconnected so that the manager's backoff takes
 // over (the device is stored by then, so a later Connect logs in). Pairing
 // thus ends with PairSuccess followed by Connected, or by Disconnected.
+//
+// # Client version
+//
+// WhatsApp refuses logins of client versions it dropped (login failure 405,
+// reported as wa.ConnectFailure with Code 405). whatsmeow announces the
+// version of its own release, a process-wide setting; Driver.Run fetches the
+// one WhatsApp Web currently announces (whatsmeow.GetLatestVersion, through
+// Config.HTTPClient) at start, every Config.VersionRefresh and soon after a
+// 405, and sets it with store.SetWAVersion. Logins read that setting while
+// Run may write it, so both go through one lock.
 //
 // # Contexts
 //

@@ -1,20 +1,23 @@
 package wmdriver
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
 // Driver opens whatsmeow connections. It implements wa.Driver.
 type Driver struct {
-	cfg    Config
-	logger *slog.Logger
+	cfg      Config
+	logger   *slog.Logger
+	versions *versions
 }
 
 var _ wa.Driver = (*Driver)(nil)
@@ -25,7 +28,20 @@ func New(cfg Config, logger *slog.Logger) *Driver {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{cfg: cfg.withDefaults(), logger: logger}
+	cfg = cfg.withDefaults()
+	return &Driver{cfg: cfg, logger: logger, versions: newVersions(cfg, logger)}
+}
+
+// Run keeps the client version that logins announce at the one WhatsApp
+// Web announces, until ctx ends: it fetches it at once, then every
+// Config.VersionRefresh, and soon after WhatsApp refused a login as
+// outdated (405), so that the session's next try can succeed. A failed
+// fetch keeps the last known version (at first the one whatsmeow is built
+// with) and is retried after a minute, doubling. Run returns nil once ctx
+// ends. Without Run the version stays whatsmeow's own.
+func (d *Driver) Run(ctx context.Context) error {
+	d.versions.run(ctx)
+	return nil
 }
 
 // Name returns "whatsmeow".
@@ -46,6 +62,11 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 	c.m = mapper{ownJID: dev.GetJID, download: client.DownloadToFile, now: time.Now, retryMedia: c.retryMedia}
 	c.ready = make(chan struct{})
 	client.AddEventHandlerWithSuccessStatus(c.onEvent)
+	client.AddEventHandler(func(raw any) {
+		if _, ok := raw.(*events.ClientOutdated); ok {
+			d.versions.kick()
+		}
+	})
 	return c, nil
 }
 

@@ -81,7 +81,7 @@ func (c *conn) reloginLocked() error {
 	}
 	c.client.Disconnect()
 	c.resetReady()
-	if err := c.client.ConnectContext(c.life); err != nil {
+	if err := c.dial(c.life); err != nil {
 		c.endLife()
 		return fmt.Errorf("reconnect: %w", err)
 	}

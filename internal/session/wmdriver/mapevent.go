@@ -62,7 +62,7 @@ func (m mapper) failure(raw any) (wa.Event, bool) {
 		return wa.ConnectFailure{Reason: events.ConnectFailureClientOutdated.String(),
 			Code: int(events.ConnectFailureClientOutdated)}, true
 	case *events.KeepAliveTimeout:
-		return wa.KeepAliveTimeout{Count: e.ErrorCount}, true
+		return wa.KeepAliveTimeout{Count: e.ErrorCount, LastSuccess: e.LastSuccess}, true
 	}
 	return nil, false
 }

@@ -37,7 +37,7 @@ func TestMapConnectionEvents(t *testing.T) {
 		{"connect failure", &events.ConnectFailure{Reason: events.ConnectFailureBadUserAgent, Message: "ua"},
 			wa.ConnectFailure{Reason: "409: client user agent was rejected (ua)", Code: 409}},
 		{"client outdated", &events.ClientOutdated{}, wa.ConnectFailure{Reason: "405: client is out of date", Code: 405}},
-		{"keepalive timeout", &events.KeepAliveTimeout{ErrorCount: 3, LastSuccess: testNow}, wa.KeepAliveTimeout{Count: 3}},
+		{"keepalive timeout", &events.KeepAliveTimeout{ErrorCount: 3, LastSuccess: testNow}, wa.KeepAliveTimeout{Count: 3, LastSuccess: testNow}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
