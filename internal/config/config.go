@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Config is the whole process configuration. Every field says its variable
@@ -49,6 +51,10 @@ type Config struct {
 	LeaseTTL time.Duration
 	// AdminMaxBody is WA_ADMIN_MAX_BODY in bytes. Defaults to 32 MiB.
 	AdminMaxBody int64
+	// DeviceName is WA_DEVICE_NAME, the name the phone lists a device
+	// paired by the worker under (linked devices). It is set when a device
+	// pairs. Defaults to "wabus".
+	DeviceName string
 }
 
 // Defaults as CONTRACT names them.
@@ -83,6 +89,7 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 		SendMaxAge:    r.duration("WA_SEND_MAX_AGE", 24*time.Hour),
 		LeaseTTL:      r.duration("WA_LEASE_TTL", 15*time.Second),
 		AdminMaxBody:  r.size("WA_ADMIN_MAX_BODY", 32<<20),
+		DeviceName:    r.str("WA_DEVICE_NAME", "wabus"),
 	}
 	r.check("WA_SUBJECT_PREFIX", prefixPattern.MatchString(c.SubjectPrefix),
 		"must be dot-separated tokens of letters, digits, '_' or '-'")
@@ -91,10 +98,17 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 	r.check("WA_SEND_MAX_AGE", c.SendMaxAge >= time.Minute, "must be at least 1m")
 	r.check("WA_LEASE_TTL", c.LeaseTTL >= time.Second, "must be at least 1s")
 	r.check("WA_ADMIN_MAX_BODY", c.AdminMaxBody >= 1024, "must be at least 1KiB")
+	r.check("WA_DEVICE_NAME", validDeviceName(c.DeviceName), "must be at most 50 characters, none of them control characters")
 	if len(r.errs) > 0 {
 		return Config{}, &Error{Problems: r.errs}
 	}
 	return c, nil
+}
+
+// validDeviceName reports whether name can be shown as a device name.
+func validDeviceName(name string) bool {
+	return utf8.ValidString(name) && utf8.RuneCountInString(name) <= 50 &&
+		!strings.ContainsFunc(name, unicode.IsControl)
 }
 
 var workerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

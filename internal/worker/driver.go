@@ -11,7 +11,8 @@ import (
 
 type sessionStore = *sqlstore.Container
 
-// newWhatsmeowDriver returns the real WhatsApp driver.
-func newWhatsmeowDriver(logger *slog.Logger) wa.Driver {
-	return wmdriver.New(wmdriver.Config{}, logger)
+// newWhatsmeowDriver returns the real WhatsApp driver; its paired devices
+// are listed on the phone as deviceName.
+func newWhatsmeowDriver(deviceName string, logger *slog.Logger) wa.Driver {
+	return wmdriver.New(wmdriver.Config{DeviceName: deviceName}, logger)
 }

@@ -109,7 +109,7 @@ func (p *parts) driver() (wa.Driver, error) {
 		p.closers = append(p.closers, d.Close)
 		return d, nil
 	default:
-		return newWhatsmeowDriver(p.log), nil
+		return newWhatsmeowDriver(p.cfg.DeviceName, p.log), nil
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 type Driver struct {
 	cfg    Config
 	logger *slog.Logger
+	props  []byte // registration device props (props.go)
 }
 
 var _ wa.Driver = (*Driver)(nil)
@@ -25,7 +26,13 @@ func New(cfg Config, logger *slog.Logger) *Driver {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{cfg: cfg.withDefaults(), logger: logger}
+	d := &Driver{cfg: cfg.withDefaults(), logger: logger}
+	props, err := deviceProps(d.cfg)
+	if err != nil {
+		logger.Error("device props: registering with whatsmeow's", slog.String("error", err.Error()))
+	}
+	d.props = props
+	return d
 }
 
 // Name returns "whatsmeow".
@@ -45,6 +52,12 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 	c := &conn{cfg: d.cfg, log: log, client: client, dev: dev, container: dev.Container, h: h, jid: dev.GetJID()}
 	c.m = mapper{ownJID: dev.GetJID, download: client.Download, now: time.Now}
 	c.ready = make(chan struct{})
+	c.history.run = c.syncHistory
+	if d.props != nil {
+		client.GetClientPayload = clientPayload(dev, d.props)
+	}
+	client.PrePairCallback = c.prePair
+	client.AddEventHandler(c.onHistory)
 	client.AddEventHandlerWithSuccessStatus(c.onEvent)
 	return c, nil
 }
@@ -56,6 +69,7 @@ func configureClient(client *whatsmeow.Client, cfg Config) {
 	client.EnableAutoReconnect = false
 	client.InitialAutoReconnect = false
 	client.DisableLoginAutoReconnect = true
+	client.ManualHistorySyncDownload = true // history.go
 	if cfg.HTTPClient != nil {
 		client.SetPreLoginHTTPClient(cfg.HTTPClient)
 		client.SetWebsocketHTTPClient(cfg.HTTPClient)
