@@ -148,3 +148,26 @@ func TestConformanceDeviceNameAndHistoryLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceDeviceLoggedOutWhenRecordingItFailsAfterPairing lets the
+// device be recorded before the phone is told (PairPending), then fails the
+// write that confirms it once the pairing succeeded: the new device is
+// logged out (the phone drops it), its credentials deleted, and the tenant
+// is unpaired.
+func TestConformanceDeviceLoggedOutWhenRecordingItFailsAfterPairing(t *testing.T) {
+	t.Parallel()
+	s, emu := NewEmuStack(t, waemu.Config{})
+	createTenant(t, s, "acme")
+	StartEmuWorker(t, s, emu, "w1", Config{})
+	failWrites(t, s, "BEFORE UPDATE ON wabus_tenant FOR EACH ROW WHEN (OLD.device_jid IS NOT NULL AND NEW.device_jid IS NOT NULL)")
+	const phone = "15550003333"
+	if err := scanAs(t, s, emu, "acme", phone); err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	waitState(t, s, "acme", StateUnpaired)
+	testenv.Eventually(t, emuWait, "the phone drops the device", func() bool {
+		devs, err := emu.Devices(phone)
+		return err == nil && len(devs) == 1
+	})
+	wantNoDevice(t, s, emu, "acme", phone)
+}
