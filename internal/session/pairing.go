@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,7 @@ type pairing struct {
 	code    phoneCode  // the last code minted
 	minting *phoneMint // the code being minted, if any
 	minted  chan phoneCode
+	mintCtx context.Context // ends when the pairing does
 	mintWG  sync.WaitGroup
 }
 
@@ -73,9 +75,10 @@ type phoneMint struct {
 }
 
 func (p *pairing) loop(ctx context.Context) step {
-	ctx, cancel := context.WithCancel(ctx)
+	mintCtx, stopMint := context.WithCancel(ctx)
+	p.mintCtx = mintCtx
 	defer func() {
-		cancel() // a PairPhone in progress returns
+		stopMint() // a PairPhone in progress returns
 		p.mintWG.Wait()
 	}()
 	s := p.s
@@ -198,7 +201,7 @@ func (p *pairing) onRequest(ctx context.Context, req *request) {
 func (p *pairing) answerWithCode(ctx context.Context, req *request) {
 	s := p.s
 	if req.op == ctl.OpPairPhone {
-		p.phoneCode(ctx, req)
+		p.phoneCode(req)
 		return
 	}
 	s.mu.Lock()
@@ -209,17 +212,17 @@ func (p *pairing) answerWithCode(ctx context.Context, req *request) {
 
 // phoneCode answers a pair-phone request with the code for its phone: the
 // one minted already, or the one being minted, or a new one.
-func (p *pairing) phoneCode(ctx context.Context, req *request) {
+func (p *pairing) phoneCode(req *request) {
 	switch {
-	case p.code.code != "" && p.code.phone == req.phone:
+	case p.code.code != "" && samePhone(p.code.phone, req.phone):
 		req.answer(ctl.Reply{State: StatePairing, PairCode: p.code.code})
-	case p.minting != nil && p.minting.phone == req.phone:
+	case p.minting != nil && samePhone(p.minting.phone, req.phone):
 		p.minting.waiters = append(p.minting.waiters, req)
 	case p.minting != nil:
 		req.answer(ctl.Errorf(ctl.CodeUnavailable, "a pairing code for another number is being requested; try again"))
 	default:
 		p.minting = &phoneMint{phone: req.phone, waiters: []*request{req}}
-		conn, phone := p.conn, req.phone
+		ctx, conn, phone := p.mintCtx, p.conn, req.phone
 		p.mintWG.Go(func() {
 			code, err := conn.PairPhone(ctx, phone)
 			p.minted <- phoneCode{phone: phone, code: code, err: err}
@@ -227,10 +230,18 @@ func (p *pairing) phoneCode(ctx context.Context, req *request) {
 	}
 }
 
+// samePhone compares E.164 numbers written with or without "+".
+func samePhone(a, b string) bool {
+	return strings.TrimPrefix(a, "+") == strings.TrimPrefix(b, "+")
+}
+
 // onMinted answers the requests waiting for a phone code, and keeps the
 // code for the requests to come.
 func (p *pairing) onMinted(c phoneCode) {
 	m := p.minting
+	if m == nil {
+		return
+	}
 	p.minting = nil
 	var rep ctl.Reply
 	switch {
