@@ -33,6 +33,11 @@ type Config struct {
 	// QRWait is how long the first pairing code may take to arrive (the
 	// contract promises the first QR code within 10s). Defaults to 10s.
 	QRWait time.Duration
+	// PairPhoneWait is how long a pair-phone request may take. The worker
+	// takes up to 20s to answer one (it may wait for its pairing socket to
+	// be ready before WhatsApp hands out the code); admin waits longer, so
+	// that one request gets one code. Defaults to 25s.
+	PairPhoneWait time.Duration
 	// PairWait caps a pairing stream: when neither paired nor timeout came
 	// from the worker by then, admin sends timeout itself and ends the
 	// stream. Defaults to 3m (WhatsApp shows codes for about 160s).
@@ -55,6 +60,7 @@ const (
 	DefaultSyncWait      = 30 * time.Second
 	DefaultCtlWait       = 5 * time.Second
 	DefaultQRWait        = 10 * time.Second
+	DefaultPairPhoneWait = 25 * time.Second
 	DefaultPairWait      = 3 * time.Minute
 	DefaultHeartbeat     = 15 * time.Second
 	DefaultPayloadMargin = 16 << 10
@@ -67,6 +73,7 @@ func (c Config) withDefaults() Config {
 	c.SyncWait = cmp.Or(max(c.SyncWait, 0), DefaultSyncWait)
 	c.CtlWait = cmp.Or(max(c.CtlWait, 0), DefaultCtlWait)
 	c.QRWait = cmp.Or(max(c.QRWait, 0), DefaultQRWait)
+	c.PairPhoneWait = cmp.Or(max(c.PairPhoneWait, 0), DefaultPairPhoneWait)
 	c.PairWait = cmp.Or(max(c.PairWait, 0), DefaultPairWait)
 	c.Heartbeat = cmp.Or(max(c.Heartbeat, 0), DefaultHeartbeat)
 	c.PayloadMargin = cmp.Or(max(c.PayloadMargin, 0), DefaultPayloadMargin)

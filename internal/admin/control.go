@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -19,11 +20,16 @@ import (
 // 503 *apiError with code unavailable when no worker is running and
 // timeout when none answered in time.
 func (s *Server) control(ctx context.Context, tenant, op string, req *ctl.Request) (ctl.Reply, error) {
+	return s.controlWithin(ctx, s.cfg.CtlWait, tenant, op, req)
+}
+
+// controlWithin is control with wait instead of CtlWait.
+func (s *Server) controlWithin(ctx context.Context, wait time.Duration, tenant, op string, req *ctl.Request) (ctl.Reply, error) {
 	var body []byte
 	if req != nil {
 		body, _ = json.Marshal(req)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CtlWait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	msg, err := s.nc.RequestWithContext(ctx, s.names.Ctl(tenant, op), body)
 	switch {

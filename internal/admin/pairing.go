@@ -121,17 +121,19 @@ func (s *Server) pairPhone(w http.ResponseWriter, r *http.Request, tenant string
 	return nil
 }
 
-// pairCode asks the owner for a phone pairing code. Pairing starts with
-// the request; while the owner waits for the connection to be ready it
-// answers timeout, and the request is repeated until QRWait has passed.
+// pairCode asks the owner for a phone pairing code, waiting up to
+// PairPhoneWait in all. The owner answers within 20s; when it could not
+// (it answers timeout, the code still coming), the request is repeated
+// while time is left, and the repeat gets the same code: the owner mints
+// one code per pairing and phone.
 func (s *Server) pairCode(ctx context.Context, tenant, phone string) (string, error) {
-	deadline := time.Now().Add(s.cfg.QRWait)
+	deadline := time.Now().Add(s.cfg.PairPhoneWait)
 	for {
-		rep, err := s.control(ctx, tenant, ctl.OpPairPhone, &ctl.Request{Phone: phone})
+		rep, err := s.controlWithin(ctx, time.Until(deadline), tenant, ctl.OpPairPhone, &ctl.Request{Phone: phone})
 		if err != nil {
 			return "", err
 		}
-		if rep.Code == ctl.CodeTimeout && time.Now().Before(deadline) {
+		if rep.Code == ctl.CodeTimeout && time.Until(deadline) > time.Second {
 			continue
 		}
 		if err := ctlError(rep); err != nil {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Config is the whole process configuration. Every field says its variable
@@ -75,6 +77,10 @@ type Config struct {
 	// WhatsApp Web client version it logs in with (also at start and after a
 	// 405); 0 never fetches it. Defaults to 24h.
 	VersionRefresh time.Duration
+	// DeviceName is WA_DEVICE_NAME, the name the phone lists a device
+	// paired by the worker under (linked devices). It is set when a device
+	// pairs. Defaults to "wabus".
+	DeviceName string
 }
 
 // Defaults as CONTRACT names them.
@@ -118,6 +124,7 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 		StreamReplacedMax:    r.int("WA_STREAM_REPLACED_MAX", 3),
 		StreamReplacedWindow: r.duration("WA_STREAM_REPLACED_WINDOW", 10*time.Minute),
 		VersionRefresh:       r.duration("WA_VERSION_REFRESH", 24*time.Hour),
+		DeviceName:           r.str("WA_DEVICE_NAME", "wabus"),
 	}
 	r.check("WA_SUBJECT_PREFIX", prefixPattern.MatchString(c.SubjectPrefix),
 		"must be dot-separated tokens of letters, digits, '_' or '-'")
@@ -134,10 +141,17 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 	r.check("WA_STREAM_REPLACED_MAX", c.StreamReplacedMax >= 1, "must be at least 1")
 	r.check("WA_STREAM_REPLACED_WINDOW", c.StreamReplacedWindow >= time.Second, "must be at least 1s")
 	r.check("WA_VERSION_REFRESH", c.VersionRefresh == 0 || c.VersionRefresh >= time.Minute, "must be 0 (never) or at least 1m")
+	r.check("WA_DEVICE_NAME", validDeviceName(c.DeviceName), "must be at most 50 characters, none of them control characters")
 	if len(r.errs) > 0 {
 		return Config{}, &Error{Problems: r.errs}
 	}
 	return c, nil
+}
+
+// validDeviceName reports whether name can be shown as a device name.
+func validDeviceName(name string) bool {
+	return utf8.ValidString(name) && utf8.RuneCountInString(name) <= 50 &&
+		!strings.ContainsFunc(name, unicode.IsControl)
 }
 
 var workerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

@@ -38,6 +38,7 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 		StreamReplacedMax:    3,
 		StreamReplacedWindow: 10 * time.Minute,
 		VersionRefresh:       24 * time.Hour,
+		DeviceName:           "wabus",
 	}
 	if c != want {
 		t.Fatalf("defaults\n got %+v\nwant %+v", c, want)
@@ -66,6 +67,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"WA_STREAM_REPLACED_MAX":    "5",
 		"WA_STREAM_REPLACED_WINDOW": "1m",
 		"WA_VERSION_REFRESH":        "0",
+		"WA_DEVICE_NAME":            "Acme support",
 	}), "h")
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +97,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		StreamReplacedMax:    5,
 		StreamReplacedWindow: time.Minute,
 		VersionRefresh:       0,
+		DeviceName:           "Acme support",
 	}
 	if c != want {
 		t.Fatalf("got\n %+v\nwant %+v", c, want)
@@ -117,6 +120,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		"WA_CLIENT_OUTDATED_RETRY": "5s",
 		"WA_STREAM_REPLACED_MAX":   "0",
 		"WA_VERSION_REFRESH":       "30s",
+		"WA_DEVICE_NAME":           strings.Repeat("x", 51),
 	}
 	_, err := Load(env(bad), "host")
 	if err == nil {

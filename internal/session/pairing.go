@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/wabus/wabus/internal/ctl"
@@ -34,7 +36,7 @@ func (s *Session) pair(first *request) step {
 			first.answer(ctl.Errorf(ctl.CodeUnavailable, "lease lost"))
 			return s.fenced
 		}
-		p := &pairing{s: s, conn: conn, qrs: qrs, waiting: []*request{first}}
+		p := &pairing{s: s, conn: conn, qrs: qrs, waiting: []*request{first}, minted: make(chan phoneCode, 1)}
 		return p.loop(ctx)
 	}
 }
@@ -46,12 +48,44 @@ type pairing struct {
 	qrs     <-chan wa.QREvent
 	waiting []*request // answered when the first code arrives
 	paired  bool
+
+	// Phone pairing codes. One pair-phone request mints one code: the
+	// driver's PairPhone runs on its own goroutine (it may wait for the
+	// socket, and WhatsApp pushes a notification to the phone for every
+	// code), requests for the same phone meanwhile wait for its code, and
+	// later ones get the same code for as long as this pairing lasts (it
+	// is registered on this socket), instead of a new code and push.
+	code    phoneCode  // the last code minted
+	minting *phoneMint // the code being minted, if any
+	minted  chan phoneCode
+	mintCtx context.Context // ends when the pairing does
+	mintWG  sync.WaitGroup
+}
+
+// phoneCode is a phone pairing code minted for phone, or the error.
+type phoneCode struct {
+	phone, code string
+	err         error
+}
+
+// phoneMint is a PairPhone in progress and the requests waiting for it.
+type phoneMint struct {
+	phone   string
+	waiters []*request
 }
 
 func (p *pairing) loop(ctx context.Context) step {
+	mintCtx, stopMint := context.WithCancel(ctx)
+	p.mintCtx = mintCtx
+	defer func() {
+		stopMint() // a PairPhone in progress returns
+		p.mintWG.Wait()
+	}()
 	s := p.s
 	for {
 		select {
+		case c := <-p.minted:
+			p.onMinted(c)
 		case <-ctx.Done():
 			p.failWaiting(ctl.CodeUnavailable, "worker stopping")
 			s.publishPairing(ctl.PairingEvent{Event: ctl.PairingTimeout})
@@ -116,9 +150,12 @@ func (p *pairing) onEvent(ctx context.Context, ev wa.Event) step {
 		s.jid = ev.JID
 		s.qr = wa.QREvent{}
 		s.mu.Unlock()
-		if !s.m.setDevice(ctx, s, ev.JID) {
-			p.discard(ctx, ev.JID)
-			return s.fenced
+		if err := s.m.setDevice(ctx, s, ev.JID); err != nil {
+			p.discard(ctx, ev.JID, err)
+			if errors.Is(err, errLeaseLost) {
+				return s.fenced
+			}
+			return p.abort(ctx, err.Error())
 		}
 	case wa.Connected:
 		// recorded first, so that whoever sees "paired" finds the tenant connected
@@ -164,15 +201,7 @@ func (p *pairing) onRequest(ctx context.Context, req *request) {
 func (p *pairing) answerWithCode(ctx context.Context, req *request) {
 	s := p.s
 	if req.op == ctl.OpPairPhone {
-		code, err := p.conn.PairPhone(ctx, req.phone)
-		switch {
-		case errors.Is(err, wa.ErrInvalidPhone):
-			req.answer(ctl.Errorf(ctl.CodeInvalidPhone, err.Error()))
-		case err != nil:
-			req.answer(ctl.Errorf(ctl.CodeUnavailable, "phone pairing: "+err.Error()))
-		default:
-			req.answer(ctl.Reply{State: StatePairing, PairCode: code})
-		}
+		p.phoneCode(req)
 		return
 	}
 	s.mu.Lock()
@@ -181,6 +210,56 @@ func (p *pairing) answerWithCode(ctx context.Context, req *request) {
 	req.answer(ctl.Reply{State: StatePairing, QR: q.Code, ExpiresIn: seconds(q.Timeout)})
 }
 
+// phoneCode answers a pair-phone request with the code for its phone: the
+// one minted already, or the one being minted, or a new one.
+func (p *pairing) phoneCode(req *request) {
+	switch {
+	case p.code.code != "" && samePhone(p.code.phone, req.phone):
+		req.answer(ctl.Reply{State: StatePairing, PairCode: p.code.code})
+	case p.minting != nil && samePhone(p.minting.phone, req.phone):
+		p.minting.waiters = append(p.minting.waiters, req)
+	case p.minting != nil:
+		req.answer(ctl.Errorf(ctl.CodeUnavailable, "a pairing code for another number is being requested; try again"))
+	default:
+		p.minting = &phoneMint{phone: req.phone, waiters: []*request{req}}
+		ctx, conn, phone := p.mintCtx, p.conn, req.phone
+		p.mintWG.Go(func() {
+			code, err := conn.PairPhone(ctx, phone)
+			p.minted <- phoneCode{phone: phone, code: code, err: err}
+		})
+	}
+}
+
+// samePhone compares E.164 numbers written with or without "+".
+func samePhone(a, b string) bool {
+	return strings.TrimPrefix(a, "+") == strings.TrimPrefix(b, "+")
+}
+
+// onMinted answers the requests waiting for a phone code, and keeps the
+// code for the requests to come.
+func (p *pairing) onMinted(c phoneCode) {
+	m := p.minting
+	if m == nil {
+		return
+	}
+	p.minting = nil
+	var rep ctl.Reply
+	switch {
+	case errors.Is(c.err, wa.ErrInvalidPhone):
+		rep = ctl.Errorf(ctl.CodeInvalidPhone, c.err.Error())
+	case c.err != nil:
+		rep = ctl.Errorf(ctl.CodeUnavailable, "phone pairing: "+c.err.Error())
+	default:
+		p.code = c
+		rep = ctl.Reply{State: StatePairing, PairCode: c.code}
+	}
+	for _, r := range m.waiters {
+		r.answer(rep)
+	}
+}
+
+// abort ends a pairing that did not pair: the tenant is unpaired again,
+// with no device (one recorded at PairPending is cleared).
 func (p *pairing) abort(ctx context.Context, reason string) step {
 	s := p.s
 	s.closeConn()
@@ -188,18 +267,48 @@ func (p *pairing) abort(ctx context.Context, reason string) step {
 	s.qr = wa.QREvent{}
 	s.mu.Unlock()
 	p.failWaiting(ctl.CodeTimeout, reason)
+	if p.minting != nil {
+		for _, r := range p.minting.waiters {
+			r.answer(ctl.Errorf(ctl.CodeTimeout, reason))
+		}
+		p.minting = nil
+	}
 	s.publishPairing(ctl.PairingEvent{Event: ctl.PairingTimeout})
-	s.transition(ctx, change{state: StateUnpaired, reason: reason})
+	if !s.transition(ctx, change{state: StateUnpaired, reason: reason, clearDevice: true}) {
+		return s.fenced
+	}
 	return s.end
 }
 
-// discard removes a device paired for a tenant this worker no longer holds
-// (deleted meanwhile, or taken over): nobody could ever use it, so it is
-// logged out from WhatsApp (the phone drops it) and its credentials are
-// deleted rather than left behind.
-func (p *pairing) discard(ctx context.Context, jid string) {
+// pairWriteTimeout bounds recording a device the phone is about to link.
+const pairWriteTimeout = 10 * time.Second
+
+// pairPending decides, before the driver confirms a pairing to the phone,
+// whether it may go on: only while this session holds the lease and once
+// the device is recorded for the tenant. Refused (false), the phone shows
+// the pairing failed and the driver stores nothing, so a lost lease or a
+// failed write leaves no orphaned device behind. It runs on the driver's
+// goroutine (wa.PairPending is answered synchronously).
+func (s *Session) pairPending(gen uint64, ev wa.PairPending) bool {
+	if !s.current(connEvent{gen: gen}) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, pairWriteTimeout)
+	defer cancel()
+	if err := s.m.setDevice(ctx, s, ev.JID); err != nil {
+		s.log.WarnContext(ctx, "pairing refused", slog.String("error", err.Error()))
+		return false
+	}
+	return true
+}
+
+// discard removes a device that was paired but cannot be used: recording
+// it failed, or the tenant is no longer this worker's (deleted meanwhile,
+// or taken over). It is logged out from WhatsApp (the phone drops it) and
+// its credentials are deleted rather than left behind.
+func (p *pairing) discard(ctx context.Context, jid string, why error) {
 	s := p.s
-	s.log.WarnContext(ctx, "paired a device for a tenant this worker no longer holds; removing it", slog.String("jid", jid))
+	s.log.WarnContext(ctx, "paired a device that cannot be kept; removing it", slog.String("jid", jid), slog.String("error", why.Error()))
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := p.conn.Logout(lctx); err != nil {

@@ -19,6 +19,20 @@ import (
 // little longer, so it always gets an answer.
 const ctlDeadline = 1800 * time.Millisecond
 
+// pairPhoneDeadline is ctlDeadline for pair-phone: the driver's PairPhone
+// first waits for the pairing socket to be ready (wmdriver's
+// PairReadyTimeout, 15s by default), then asks WhatsApp for the code.
+// Admin waits longer (its PairPhoneWait, 25s by default).
+const pairPhoneDeadline = 20 * time.Second
+
+// deadline is how long a control request for op may take here.
+func deadline(op string) time.Duration {
+	if op == ctl.OpPairPhone {
+		return pairPhoneDeadline
+	}
+	return ctlDeadline
+}
+
 const queueGroup = "wabus-workers"
 
 // subscribe listens for control requests: any worker takes a request from
@@ -78,7 +92,7 @@ func tenantOp(subject string) (string, string) {
 func (m *Manager) onCtl(forwarded bool) func(*nats.Msg) {
 	return func(msg *nats.Msg) {
 		tenant, op := tenantOp(msg.Subject)
-		ctx, cancel := context.WithTimeout(m.runCtx, ctlDeadline)
+		ctx, cancel := context.WithTimeout(m.runCtx, deadline(op))
 		defer cancel()
 		var rep ctl.Reply
 		if !bus.ValidTenant(tenant) {

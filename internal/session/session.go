@@ -241,6 +241,8 @@ func (h handler) Handle(ev wa.Event) bool {
 		return h.s.m.storeMessage(h, ev)
 	case wa.Receipt:
 		return h.s.m.storeReceipt(h, ev)
+	case wa.PairPending:
+		return h.s.pairPending(h.gen, ev)
 	default:
 		select {
 		case h.s.events <- connEvent{h.gen, ev}:

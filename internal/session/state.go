@@ -83,15 +83,20 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 
 const setDevice = `UPDATE wabus_tenant SET device_jid = $4, jid = $4 WHERE id = $1 AND ` + fence
 
-// setDevice records the paired device of s's tenant. It returns false when
-// the lease was lost.
-func (m *Manager) setDevice(ctx context.Context, s *Session, jid string) bool {
+// errLeaseLost is returned by setDevice when the lease was lost.
+var errLeaseLost = errors.New("lease lost")
+
+// setDevice records the paired device of s's tenant. It returns
+// errLeaseLost when the lease was lost, and the database's error.
+func (m *Manager) setDevice(ctx context.Context, s *Session, jid string) error {
 	tag, err := m.deps.Pool.Exec(ctx, setDevice, s.tenant, m.cfg.WorkerID, s.lease.Epoch, jid)
 	if err != nil {
-		s.log.ErrorContext(ctx, "record paired device", slog.String("error", err.Error()))
-		return true
+		return fmt.Errorf("record paired device: %w", err)
 	}
-	return tag.RowsAffected() == 1
+	if tag.RowsAffected() != 1 {
+		return errLeaseLost
+	}
+	return nil
 }
 
 const selectDevice = `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1`

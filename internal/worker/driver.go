@@ -14,11 +14,12 @@ import (
 
 type sessionStore = *sqlstore.Container
 
-// newWhatsmeowDriver returns the real WhatsApp driver and what runs beside
-// it: the refresher of the client version it logs in with, nil when
+// newWhatsmeowDriver returns the real WhatsApp driver, whose paired
+// devices the phone lists as WA_DEVICE_NAME, and what runs beside it: the
+// refresher of the client version it logs in with, nil when
 // WA_VERSION_REFRESH is 0.
 func newWhatsmeowDriver(cfg config.Config, logger *slog.Logger) (wa.Driver, func(context.Context) error) {
-	d := wmdriver.New(wmdriver.Config{VersionRefresh: cfg.VersionRefresh}, logger)
+	d := wmdriver.New(wmdriver.Config{VersionRefresh: cfg.VersionRefresh, DeviceName: cfg.DeviceName}, logger)
 	if cfg.VersionRefresh == 0 {
 		return d, nil
 	}

@@ -92,6 +92,16 @@ type PairSuccess struct {
 	Platform string
 }
 
+// PairPending: the phone accepted a pairing as JID, and the driver is about
+// to confirm it and store the device. The Handler's answer decides: false
+// refuses the pairing (the phone shows it failed; nothing is stored, and
+// PairSuccess does not follow). Drivers that cannot refuse a pairing do not
+// emit it.
+type PairPending struct {
+	JID      string
+	Platform string
+}
+
 // Disconnected: the socket dropped; reconnecting is up to the manager.
 type Disconnected struct{ Reason string }
 
@@ -152,6 +162,7 @@ type Receipt struct{ Data event.Receipt }
 
 func (Connected) waEvent()        {}
 func (PairSuccess) waEvent()      {}
+func (PairPending) waEvent()      {}
 func (Disconnected) waEvent()     {}
 func (LoggedOut) waEvent()        {}
 func (StreamReplaced) waEvent()   {}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"go.mau.fi/whatsmeow/proto/waCompanionReg"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/util/keys"
 )
@@ -44,6 +45,7 @@ type companion struct {
 	noise   [32]byte
 	keys    bundleKeys // prekey left nil here; see prekeys
 	prekeys []preKeyPub
+	props   *waCompanionReg.DeviceProps // what the client registered with
 }
 
 // takeBundle hands out the companion's keys with one of its uploaded

@@ -44,6 +44,14 @@
 //     Acked and WaitAcked observe the client's receipt or ack. Unacknowledged
 //     messages and receipts are resent on every login, and every
 //     Config.RedeliverEvery.
+//   - Pairing details: DeviceProps shows what a client registered with (its
+//     device name, the history it asked for); LinkCodes counts phone-code
+//     registrations; Config.LinkCodeDelay makes WhatsApp slow to answer them.
+//   - History sync: NewHistorySync builds and uploads a blob of a chosen
+//     size (zlib, encrypted, with tctokens, LID mappings and an NCT salt),
+//     SendHistorySync announces it from the account's phone, as
+//     Config.HistoryAfterPair does after every pairing; HistoryDeleted tells
+//     whether the client deleted it.
 //   - Faults: Fail401, StreamReplaced, DropSocket. A second login of the
 //     same device replaces the first, as on WhatsApp. A connection's life:
 //     HalfOpen (the socket stays open but nothing answers, keepalives

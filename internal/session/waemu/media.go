@@ -54,6 +54,25 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"url": mediaURL, "direct_path": directPath})
 }
 
+// serveDelete removes stored media (DELETE /mms/<type>/<token>?d_md=<base64
+// of the direct path>), as clients do with a processed history sync blob.
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
+	path, err := base64.RawURLEncoding.DecodeString(r.URL.Query().Get("d_md"))
+	if err != nil || r.URL.Query().Get("auth") == "" {
+		http.Error(w, "bad delete request", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	_, ok := s.media[string(path)]
+	delete(s.media, string(path))
+	s.mu.Unlock()
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
 // serveDownload serves stored media by path, whatever the host and query.
 func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request) {
 	if s.serveMediaFault(w, r) {

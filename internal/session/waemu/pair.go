@@ -16,6 +16,7 @@ import (
 	"go.mau.fi/whatsmeow"
 	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/proto/waAdv"
+	"go.mau.fi/whatsmeow/proto/waCompanionReg"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/util/keys"
 	"google.golang.org/protobuf/proto"
@@ -130,6 +131,7 @@ func (c *conn) pair(ctx context.Context, identity [32]byte, phone string, advSec
 	s.notifyLocked()
 	s.mu.Unlock()
 	c.streamError("515", "")
+	s.historyAfterPair(dev)
 	return dev, nil
 }
 
@@ -141,7 +143,10 @@ func companionFromRegistration(c *conn) (*companion, error) {
 	if len(regID) != 4 || len(ident) != 32 || len(skeyID) != 3 || len(skey) != 32 || len(skeySig) != 64 {
 		return nil, fmt.Errorf("pair: malformed registration data")
 	}
-	comp := &companion{noise: c.static}
+	comp := &companion{noise: c.static, props: &waCompanionReg.DeviceProps{}}
+	if err := proto.Unmarshal(reg.GetDeviceProps(), comp.props); err != nil {
+		return nil, fmt.Errorf("pair: malformed device props: %w", err)
+	}
 	comp.keys.regID = binary.BigEndian.Uint32(regID)
 	copy(comp.keys.identity[:], ident)
 	comp.keys.signed.id = uint32(skeyID[0])<<16 | uint32(skeyID[1])<<8 | uint32(skeyID[2])
@@ -183,6 +188,20 @@ func deviceIdentityContainer(kp *keys.KeyPair, deviceIdentity [32]byte, advSecre
 		return nil, fmt.Errorf("marshal device identity container: %w", err)
 	}
 	return out, nil
+}
+
+// DeviceProps returns the device properties the companion dev presented
+// when it registered: the name the phone lists it under (Os), its
+// platform and the history sync limits it asked for. It returns
+// ErrUnknownDevice.
+func (s *Server) DeviceProps(dev types.JID) (*waCompanionReg.DeviceProps, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.companions[dev]
+	if !ok {
+		return nil, fmt.Errorf("device props of %s: %w", dev, ErrUnknownDevice)
+	}
+	return proto.CloneOf(c.props), nil
 }
 
 func pairSuccessNode(container []byte, dev, lid types.JID) waBinary.Node {

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
+	"time"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/types"
@@ -39,6 +40,18 @@ func (c *conn) handleLinkCode(req *waBinary.Node) {
 	stage, _ := reg.Attrs["stage"].(string)
 	switch stage {
 	case "companion_hello":
+		if d := c.s.cfg.LinkCodeDelay; d > 0 {
+			c.s.goTracked(func() {
+				t := time.NewTimer(d)
+				defer t.Stop()
+				select {
+				case <-t.C:
+					c.linkHello(req, reg)
+				case <-c.closed:
+				}
+			})
+			return
+		}
 		c.linkHello(req, reg)
 	case "companion_finish":
 		c.s.mu.Lock()
@@ -74,10 +87,25 @@ func (c *conn) linkHello(req *waBinary.Node, reg waBinary.Node) {
 	c.s.mu.Lock()
 	c.link = lc
 	c.s.linking[phone] = c
+	c.s.linkCodes[phone]++
+	c.s.notifyLocked()
 	c.s.mu.Unlock()
 	c.result(req, waBinary.Node{Tag: "link_code_companion_reg", Content: []waBinary.Node{
 		{Tag: "link_code_pairing_ref", Content: []byte(lc.ref)},
 	}})
+}
+
+// LinkCodes reports how many phone-code pairings clients have registered
+// for phone (each is a code shown to the user and, on WhatsApp, a push
+// notification to the phone). It returns 0 for a malformed number.
+func (s *Server) LinkCodes(phone string) int {
+	p, err := normalizePhone(phone)
+	if err != nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.linkCodes[p]
 }
 
 // EnterPairingCode plays the user typing the code a client got from

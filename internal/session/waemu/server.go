@@ -44,6 +44,14 @@ type Config struct {
 	// valid now makes every handshake fail, as an expired real one would.
 	CertValidFrom time.Time
 	CertValidFor  time.Duration
+	// HistoryAfterPair, when set, makes the phone send a history sync blob
+	// of that description (see NewHistorySync) to every device it pairs.
+	// Defaults to nil: no history sync.
+	HistoryAfterPair *HistorySync
+	// LinkCodeDelay holds back the server's answer to each phone-code
+	// registration (whatsmeow's PairPhone), as a slow WhatsApp would.
+	// Defaults to 0.
+	LinkCodeDelay time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -89,6 +97,8 @@ type Server struct {
 	outbox     []*stanza
 	received   []Received
 	media      map[string][]byte
+	histories  map[types.JID][]*HistoryBlob
+	linkCodes  map[string]int // phone-code registrations by phone
 	changed    chan struct{}
 	seq        uint64
 
@@ -143,6 +153,8 @@ func newServer(t testing.TB, cfg Config) (*Server, error) {
 		pairing:    make(map[string]*conn),
 		linking:    make(map[string]*conn),
 		media:      make(map[string][]byte),
+		histories:  make(map[types.JID][]*HistoryBlob),
+		linkCodes:  make(map[string]int),
 		changed:    make(chan struct{}),
 	}
 	s.client = newHTTPClient(ln.Addr().String())
@@ -221,6 +233,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveWebPage(w, r)
 	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/mms/"):
 		s.serveUpload(w, r)
+	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/mms/"):
+		s.serveDelete(w, r)
 	case r.Method == http.MethodGet:
 		s.serveDownload(w, r)
 	default:

@@ -27,6 +27,23 @@ type Config struct {
 	// PairReadyTimeout bounds how long PairPhone waits for a fresh socket to
 	// be ready for pairing (WhatsApp's first pairing refs). Defaults to 15s.
 	PairReadyTimeout time.Duration
+	// DeviceName is the name the phone lists the linked device under
+	// (store.DeviceProps.Os of the registration; WA_DEVICE_NAME). It is
+	// fixed when the device pairs. Defaults to "wabus".
+	DeviceName string
+	// HistoryDays, HistorySizeMB and HistoryQuotaMB bound the chat history
+	// the phone uploads to the device after pairing: the days of history
+	// (for the recent and the full sync), the size of a full sync in MB,
+	// and the storage quota in MB the device reports, as mautrix-whatsapp
+	// sets them. The driver keeps only what sends need from history (see
+	// history.go), so little is better. Default to 30, 64 and 512.
+	HistoryDays    uint32
+	HistorySizeMB  uint32
+	HistoryQuotaMB uint32
+	// HistoryMaxBytes bounds a history sync blob the driver downloads (its
+	// compressed size); larger ones are skipped. A blob goes to a
+	// temporary file (os.TempDir), not to memory. Defaults to 512 MiB.
+	HistoryMaxBytes int64
 	// StoreTimeout bounds device-store writes that the driver does on its
 	// own, such as deleting credentials after WhatsApp logged the device
 	// out. Defaults to 10s.
@@ -43,6 +60,11 @@ const (
 	defaultPairReadyTimeout = 15 * time.Second
 	defaultStoreTimeout     = 10 * time.Second
 	defaultVersionRefresh   = 24 * time.Hour
+	defaultDeviceName       = "wabus"
+	defaultHistoryDays      = 30
+	defaultHistorySizeMB    = 64
+	defaultHistoryQuotaMB   = 512
+	defaultHistoryMaxBytes  = 512 << 20
 )
 
 func (c Config) withDefaults() Config {
@@ -50,5 +72,10 @@ func (c Config) withDefaults() Config {
 	c.PairReadyTimeout = cmp.Or(max(c.PairReadyTimeout, 0), defaultPairReadyTimeout)
 	c.StoreTimeout = cmp.Or(max(c.StoreTimeout, 0), defaultStoreTimeout)
 	c.VersionRefresh = cmp.Or(max(c.VersionRefresh, 0), defaultVersionRefresh)
+	c.DeviceName = cmp.Or(c.DeviceName, defaultDeviceName)
+	c.HistoryDays = cmp.Or(c.HistoryDays, defaultHistoryDays)
+	c.HistorySizeMB = cmp.Or(c.HistorySizeMB, defaultHistorySizeMB)
+	c.HistoryQuotaMB = cmp.Or(c.HistoryQuotaMB, defaultHistoryQuotaMB)
+	c.HistoryMaxBytes = cmp.Or(max(c.HistoryMaxBytes, 0), defaultHistoryMaxBytes)
 	return c
 }

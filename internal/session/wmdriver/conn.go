@@ -36,6 +36,7 @@ type conn struct {
 	life       context.Context
 	cancelLife context.CancelFunc
 	pairing    *qrPairing
+	history    historyQueue // history syncs (history.go)
 
 	stateMu    sync.Mutex
 	ready      chan struct{} // closed when WhatsApp offers pairing on the current socket
@@ -90,6 +91,7 @@ func (c *conn) Disconnect() {
 func (c *conn) disconnectLocked() {
 	c.stopPairing()
 	c.client.Disconnect()
+	c.history.stop()
 	c.endLife()
 }
 

@@ -77,6 +77,20 @@
 // Config.HTTPClient) at start, every Config.VersionRefresh and soon after a
 // 405, and sets it with store.SetWAVersion. Logins read that setting while
 // Run may write it, so both go through one lock.
+// # Pairing
+//
+// whatsmeow's PrePairCallback delivers wa.PairPending before the pairing is
+// confirmed to the phone and the device stored; the Handler's false answer
+// refuses the pairing (the phone shows it failed, nothing is stored). A new
+// device registers with Config.DeviceName as the name the phone lists and
+// with bounds on the history it wants (props.go).
+//
+// # History sync
+//
+// ManualHistorySyncDownload is on: the driver reads the history blobs the
+// phone uploads as streams from a temporary file and keeps only what sends
+// need (tctokens, the LID map, the NCT salt), so a large history costs disk
+// for a moment rather than heap (history.go).
 //
 // # Contexts
 //

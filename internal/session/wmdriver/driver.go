@@ -18,6 +18,7 @@ type Driver struct {
 	cfg      Config
 	logger   *slog.Logger
 	versions *versions
+	props    []byte // registration device props (props.go)
 }
 
 var _ wa.Driver = (*Driver)(nil)
@@ -29,7 +30,13 @@ func New(cfg Config, logger *slog.Logger) *Driver {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	return &Driver{cfg: cfg, logger: logger, versions: newVersions(cfg, logger)}
+	d := &Driver{cfg: cfg, logger: logger, versions: newVersions(cfg, logger)}
+	props, err := deviceProps(d.cfg)
+	if err != nil {
+		logger.Error("device props: registering with whatsmeow's", slog.String("error", err.Error()))
+	}
+	d.props = props
+	return d
 }
 
 // Run keeps the client version that logins announce at the one WhatsApp
@@ -61,6 +68,12 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 	c := &conn{cfg: d.cfg, log: log, client: client, dev: dev, container: dev.Container, h: h, jid: dev.GetJID()}
 	c.m = mapper{ownJID: dev.GetJID, download: client.DownloadToFile, now: time.Now, retryMedia: c.retryMedia}
 	c.ready = make(chan struct{})
+	c.history.run = c.syncHistory
+	if d.props != nil {
+		client.GetClientPayload = clientPayload(dev, d.props)
+	}
+	client.PrePairCallback = c.prePair
+	client.AddEventHandler(c.onHistory)
 	client.AddEventHandlerWithSuccessStatus(c.onEvent)
 	client.AddEventHandler(func(raw any) {
 		if _, ok := raw.(*events.ClientOutdated); ok {
@@ -79,6 +92,7 @@ func configureClient(client *whatsmeow.Client, cfg Config) {
 	client.DisableLoginAutoReconnect = true
 	client.AutomaticMessageRerequestFromPhone = true
 	client.UseRetryMessageStore = true
+	client.ManualHistorySyncDownload = true // history.go
 	if cfg.HTTPClient != nil {
 		client.SetPreLoginHTTPClient(cfg.HTTPClient)
 		client.SetWebsocketHTTPClient(cfg.HTTPClient)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/types"
 
 	"github.com/wabus/wabus/internal/session/wa"
 )
@@ -198,4 +199,11 @@ func pairClientType(displayName string) whatsmeow.PairClientType {
 		return whatsmeow.PairClientOpera
 	}
 	return whatsmeow.PairClientChrome
+}
+
+// prePair is whatsmeow's PrePairCallback: before it confirms a pairing to
+// the phone and stores the device, the Handler decides (wa.PairPending)
+// whether the pairing may complete.
+func (c *conn) prePair(jid types.JID, platform, _ string) bool {
+	return c.deliver(wa.PairPending{JID: jidString(jid), Platform: platform})
 }
