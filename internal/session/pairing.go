@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
@@ -311,6 +312,10 @@ func (p *pairing) discard(ctx context.Context, jid string, why error) {
 	s.log.WarnContext(ctx, "paired a device that cannot be kept; removing it", slog.String("jid", jid), slog.String("error", why.Error()))
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	// Right after pairing WhatsApp has the client log in again on a new
+	// socket; a logout sent before that login would not reach the phone.
+	for !p.conn.IsConnected() && retry.Sleep(lctx, 50*time.Millisecond) {
+	}
 	if err := p.conn.Logout(lctx); err != nil {
 		s.log.WarnContext(ctx, "logout of the discarded device failed; deleting its credentials", slog.String("error", err.Error()))
 	}

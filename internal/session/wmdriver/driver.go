@@ -66,7 +66,7 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 	client := whatsmeow.NewClient(dev, NewLogger(log, "whatsmeow"))
 	configureClient(client, d.cfg)
 	c := &conn{cfg: d.cfg, log: log, client: client, dev: dev, container: dev.Container, h: h, jid: dev.GetJID()}
-	c.m = mapper{ownJID: dev.GetJID, download: client.DownloadToFile, now: time.Now, retryMedia: c.retryMedia}
+	c.m = mapper{ownJID: c.knownJID, download: client.DownloadToFile, now: time.Now, retryMedia: c.retryMedia}
 	c.ready = make(chan struct{})
 	c.history.run = c.syncHistory
 	if d.props != nil {
