@@ -53,6 +53,9 @@ type Session struct {
 	// owned by the run loop
 	attempt      int  // consecutive failed connects
 	reconnecting bool // the next connect counts as a reconnect
+
+	// owned by the run loop: when a restriction was last reported
+	restrictedAt time.Time
 }
 
 func newSession(m *Manager, l lease.Lease) *Session {

@@ -3,6 +3,7 @@ package wmdriver
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -15,6 +16,9 @@ import (
 type Driver struct {
 	cfg    Config
 	logger *slog.Logger
+
+	mu     sync.Mutex
+	quotes map[string]*quotes // by tenant: authors of recent messages
 }
 
 var _ wa.Driver = (*Driver)(nil)
@@ -45,8 +49,24 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 	c := &conn{cfg: d.cfg, log: log, client: client, dev: dev, container: dev.Container, h: h, jid: dev.GetJID()}
 	c.m = mapper{ownJID: dev.GetJID, download: client.Download, now: time.Now}
 	c.ready = make(chan struct{})
+	c.m.lids, c.m.quotes = dev.LIDs, d.quotesOf(tenant)
 	client.AddEventHandlerWithSuccessStatus(c.onEvent)
 	return c, nil
+}
+
+// quotesOf returns tenant's quotes, kept across its connections.
+func (d *Driver) quotesOf(tenant string) *quotes {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.quotes == nil {
+		d.quotes = map[string]*quotes{}
+	}
+	q, ok := d.quotes[tenant]
+	if !ok {
+		q = newQuotes()
+		d.quotes[tenant] = q
+	}
+	return q
 }
 
 // configureClient sets the client up for wabus (see the package doc).
@@ -56,6 +76,7 @@ func configureClient(client *whatsmeow.Client, cfg Config) {
 	client.EnableAutoReconnect = false
 	client.InitialAutoReconnect = false
 	client.DisableLoginAutoReconnect = true
+	client.UseRetryMessageStore = true
 	if cfg.HTTPClient != nil {
 		client.SetPreLoginHTTPClient(cfg.HTTPClient)
 		client.SetWebsocketHTTPClient(cfg.HTTPClient)
