@@ -186,15 +186,18 @@ func (s *Server) SendMessage(to types.JID, fromPhone, msgID string, msg *waE2E.M
 		return fmt.Errorf("send to %s: %w", to, ErrUnknownDevice)
 	}
 	for _, dev := range targets {
-		encType, ct, err := s.encryptTo(phone, dev, pad(plain))
+		s.mu.Lock()
+		attrs, peer := s.senderLocked(u, dev)
+		s.contactedLocked(dev, u)
+		s.mu.Unlock()
+		encType, ct, err := s.encryptTo(phone, peer, pad(plain))
 		if err != nil {
 			return err
 		}
+		attrs["id"], attrs["t"], attrs["type"], attrs["notify"] = msgID, now(), messageType(msg), pushName
 		s.enqueue(dev, "message", msgID, waBinary.Node{
-			Tag: "message",
-			Attrs: waBinary.Attrs{
-				"from": phone.jid, "id": msgID, "t": now(), "type": messageType(msg), "notify": pushName,
-			},
+			Tag:     "message",
+			Attrs:   attrs,
 			Content: []waBinary.Node{{Tag: "enc", Attrs: encAttrs(encType, msg), Content: ct}},
 		})
 	}
@@ -273,7 +276,8 @@ func (s *Server) SendReceipt(to types.JID, fromPhone, typ string, msgIDs ...stri
 		return fmt.Errorf("send receipt: no message ids")
 	}
 	s.mu.Lock()
-	from := s.addUserLocked(p).jid()
+	u := s.addUserLocked(p)
+	from, _ := s.senderLocked(u, types.EmptyJID)
 	targets := s.targetsLocked(to)
 	s.mu.Unlock()
 	if len(targets) == 0 {
@@ -286,8 +290,14 @@ func (s *Server) SendReceipt(to types.JID, fromPhone, typ string, msgIDs ...stri
 	return nil
 }
 
-func receiptNode(from types.JID, typ string, msgIDs []string) waBinary.Node {
-	node := waBinary.Node{Tag: "receipt", Attrs: waBinary.Attrs{"from": from, "id": msgIDs[0], "t": now()}}
+// receiptNode builds a receipt for msgIDs whose sender attributes (from,
+// sender_pn) are from.
+func receiptNode(from waBinary.Attrs, typ string, msgIDs []string) waBinary.Node {
+	attrs := waBinary.Attrs{"id": msgIDs[0], "t": now()}
+	for k, v := range from {
+		attrs[k] = v
+	}
+	node := waBinary.Node{Tag: "receipt", Attrs: attrs}
 	if typ != "" && typ != "delivered" {
 		node.Attrs["type"] = typ
 	}

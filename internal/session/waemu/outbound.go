@@ -54,10 +54,16 @@ func (c *conn) handleMessage(node *waBinary.Node) {
 		c.sendOrClose(ack)
 		return
 	}
+	if code := c.s.refusal(c.dev, to, node); code != 0 {
+		ack.Attrs["error"] = code
+		c.sendOrClose(ack)
+		return
+	}
 	typ, _ := node.Attrs["type"].(string)
 	for _, part := range messageParts(node, to) {
 		c.s.takeMessage(c.dev, to, id, typ, node, part)
 	}
+	c.s.contacted(c.dev, to)
 	c.sendOrClose(ack)
 }
 
@@ -197,6 +203,9 @@ func (s *Server) relay(from, sender, chat types.JID, id, typ string, node *waBin
 	}
 	if from.User == part.device.User {
 		attrs["recipient"] = chat
+		if pn, ok := s.phoneOfLID(chat); ok {
+			attrs["peer_recipient_pn"] = pn
+		}
 	}
 	content := []waBinary.Node{part.enc}
 	if di, ok := node.GetOptionalChildByTag("device-identity"); ok {

@@ -91,6 +91,10 @@ type Server struct {
 	media      map[string][]byte
 	changed    chan struct{}
 	seq        uint64
+
+	// lid.go and senderrors.go (nil maps until first used)
+	addressing map[string]Addressing // contact phone → how it is named
+	refusals   refusals
 }
 
 // Start starts a Server with the default Config, closed when the test ends.
