@@ -187,10 +187,10 @@ func (s *Server) SendMessage(to types.JID, fromPhone, msgID string, msg *waE2E.M
 	}
 	for _, dev := range targets {
 		s.mu.Lock()
-		attrs, peer := s.senderLocked(u, dev)
+		attrs := s.senderLocked(u, dev)
 		s.contactedLocked(dev, u)
 		s.mu.Unlock()
-		encType, ct, err := s.encryptTo(phone, peer, pad(plain))
+		encType, ct, err := s.encryptTo(phone, dev, pad(plain))
 		if err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func (s *Server) SendReceipt(to types.JID, fromPhone, typ string, msgIDs ...stri
 	}
 	s.mu.Lock()
 	u := s.addUserLocked(p)
-	from, _ := s.senderLocked(u, types.EmptyJID)
+	from := s.senderLocked(u, types.EmptyJID)
 	targets := s.targetsLocked(to)
 	s.mu.Unlock()
 	if len(targets) == 0 {

@@ -60,24 +60,28 @@ func (s *Server) LID(phone string) (types.JID, error) {
 }
 
 // senderLocked returns the attributes that name contact u as the sender of
-// a stanza for a client (from, and sender_pn when addressed by LID), and
-// the client device's address the contact's phone encrypts to: the
-// companion's LID device in a LID-addressed chat, as a migrated phone
-// addresses it. s.mu must be held.
-func (s *Server) senderLocked(u *user, dev types.JID) (waBinary.Attrs, types.JID) {
-	a := s.addressing[u.phone]
-	if a == AddressPN {
-		return waBinary.Attrs{"from": u.phoneDev.jid}, dev
+// a stanza for client device dev: from, and sender_pn when addressed by
+// LID. The first LID-addressed message of u to dev starts a new session
+// (a pkmsg): the client keeps sessions by the sender's address, and may not
+// have moved the phone-number one to the LID. s.mu must be held.
+func (s *Server) senderLocked(u *user, dev types.JID) waBinary.Attrs {
+	if a := s.addressing[u.phone]; a != AddressPN && !dev.IsEmpty() {
+		key := u.phone + ">" + dev.String()
+		if s.lidSessions == nil {
+			s.lidSessions = map[string]bool{}
+		}
+		if !s.lidSessions[key] {
+			s.lidSessions[key] = true
+			u.phoneDev.forget(dev)
+		}
 	}
-	lid := u.lid
-	attrs := waBinary.Attrs{"from": lid}
-	if a == AddressLID {
-		attrs["sender_pn"] = u.jid()
+	switch s.addressing[u.phone] {
+	case AddressLID:
+		return waBinary.Attrs{"from": u.lid, "sender_pn": u.jid()}
+	case AddressLIDOnly:
+		return waBinary.Attrs{"from": u.lid}
 	}
-	if comp, ok := s.companions[dev]; ok && !comp.lid.IsEmpty() {
-		dev = comp.lid
-	}
-	return attrs, dev
+	return waBinary.Attrs{"from": u.phoneDev.jid}
 }
 
 // SendLIDMigration delivers, as the account's own phone, the LID migration
@@ -145,6 +149,30 @@ func (s *Server) sendFromOwnPhone(owner *user, msgID string, msg *waE2E.Message)
 		})
 	}
 	return nil
+}
+
+// forget drops the device's session with peer, so that its next message
+// to peer starts a new one.
+func (d *emuDevice) forget(peer types.JID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.sessions, peer.SignalAddress().String())
+}
+
+// phoneForm returns a LID device JID as the same device of the phone
+// number, and any other JID as it is.
+func (s *Server) phoneForm(j types.JID) types.JID {
+	if j.Server != types.HiddenUserServer {
+		return j
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, ok := s.lids[j.User]; ok {
+		pn := u.jid()
+		pn.Device = j.Device
+		return pn
+	}
+	return j
 }
 
 // phoneOfLID returns the phone-number JID of a LID user, which WhatsApp

@@ -93,8 +93,9 @@ type Server struct {
 	seq        uint64
 
 	// lid.go and senderrors.go (nil maps until first used)
-	addressing map[string]Addressing // contact phone → how it is named
-	refusals   refusals
+	addressing  map[string]Addressing // contact phone → how it is named
+	lidSessions map[string]bool       // contact phone>device: LID session started
+	refusals    refusals
 }
 
 // Start starts a Server with the default Config, closed when the test ends.

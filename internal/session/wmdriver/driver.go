@@ -49,7 +49,7 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 	c := &conn{cfg: d.cfg, log: log, client: client, dev: dev, container: dev.Container, h: h, jid: dev.GetJID()}
 	c.m = mapper{ownJID: dev.GetJID, download: client.Download, now: time.Now}
 	c.ready = make(chan struct{})
-	c.m.lids, c.m.quotes = dev.LIDs, d.quotesOf(tenant)
+	c.m.lids, c.m.quotes = deviceLIDs{dev}, d.quotesOf(tenant)
 	client.AddEventHandlerWithSuccessStatus(c.onEvent)
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 )
 
@@ -18,6 +19,25 @@ const lidLookupTimeout = 5 * time.Second
 type lidMap interface {
 	GetPNForLID(ctx context.Context, lid types.JID) (types.JID, error)
 	GetLIDForPN(ctx context.Context, pn types.JID) (types.JID, error)
+}
+
+// deviceLIDs is the LID map of a device, read when it is used: whatsmeow
+// sets store.Device.LIDs only once the device is stored (when pairing
+// succeeds); before that it knows no mapping.
+type deviceLIDs struct{ dev *store.Device }
+
+func (d deviceLIDs) GetPNForLID(ctx context.Context, lid types.JID) (types.JID, error) {
+	if d.dev.LIDs == nil {
+		return types.EmptyJID, nil
+	}
+	return d.dev.LIDs.GetPNForLID(ctx, lid)
+}
+
+func (d deviceLIDs) GetLIDForPN(ctx context.Context, pn types.JID) (types.JID, error) {
+	if d.dev.LIDs == nil {
+		return types.EmptyJID, nil
+	}
+	return d.dev.LIDs.GetLIDForPN(ctx, pn)
 }
 
 // identity is a user or chat as events name it: jid is the phone-number
