@@ -118,4 +118,3 @@ func identities(phone string, lid bool) (senderLID, chatLID string) {
 	l := ContactLID(phone)
 	return l, l
 }
-
