@@ -137,6 +137,7 @@ var decoders = map[string]decoder{
 	"SimRequest":    strictly[struct{}](),
 	"SimInbound":    strictly[simInbound](),
 	"SimFailSends":  strictly[simFailSends](),
+	"SimRestrict":   strictly[simRestrict](),
 	"SimReply":      strictly[ctl.Reply](),
 	"SimDelivered":  strictly[sim.Delivered](),
 	"SimConnection": strictly[simConnection](),
@@ -147,9 +148,11 @@ var decoders = map[string]decoder{
 // (internal/session/sim); they are CONTRACT's simulator section.
 type (
 	simInbound struct {
-		From string `json:"from"`
-		Text string `json:"text"`
-		ID   string `json:"id"`
+		From     string `json:"from"`
+		Text     string `json:"text"`
+		ID       string `json:"id"`
+		PushName string `json:"push_name"`
+		LID      bool   `json:"lid"`
 	}
 	simConnection struct {
 		Worker string `json:"worker"`
@@ -158,6 +161,9 @@ type (
 	}
 	simFailSends struct {
 		Count int `json:"count"`
+	}
+	simRestrict struct {
+		Seconds int `json:"seconds"`
 	}
 	simKick struct {
 		ConnID string `json:"conn_id"`
@@ -232,7 +238,8 @@ func checkSubject(ev event.Event, data json.RawMessage) error {
 }
 
 var failureCodes = []string{event.CodeInvalidJob, event.CodeInvalidRecipient, event.CodeNotOnWhatsApp,
-	event.CodeMediaInvalid, event.CodeMediaTooLarge, event.CodeExpired, event.CodeLoggedOut, event.CodeSendFailed}
+	event.CodeMediaInvalid, event.CodeMediaTooLarge, event.CodeExpired, event.CodeLoggedOut, event.CodeSendFailed,
+	event.CodeRestricted}
 
 // decodeDeadLetter: the headers carry a failure code and the error; a job
 // that failed as invalid_job does not parse (with that very error), any

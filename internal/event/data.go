@@ -2,11 +2,18 @@ package event
 
 import "time"
 
-// Message is the data of a message event (wa.message.received).
+// Message is the data of a message event (wa.message.received). Chat and
+// Sender are phone-number JIDs (<digits>@s.whatsapp.net) whenever the
+// gateway knows the number (from the message or the device store's LID
+// map), a group JID for a group chat, and a LID (<n>@lid) only when the
+// number is unknown. SenderLID and ChatLID are the LIDs of Sender and of a
+// one-to-one Chat when there is one; ChatLID is "" for a group.
 type Message struct {
 	MessageID string    `json:"message_id"`
 	Chat      string    `json:"chat"`
 	Sender    string    `json:"sender"`
+	SenderLID string    `json:"sender_lid,omitempty"`
+	ChatLID   string    `json:"chat_lid,omitempty"`
 	PushName  string    `json:"push_name"`
 	Timestamp time.Time `json:"timestamp"`
 	IsGroup   bool      `json:"is_group"`
@@ -45,11 +52,14 @@ type Media struct {
 	SHA256   string `json:"sha256"`
 }
 
-// Sent is the data of a sent event (wa.message.sent).
+// Sent is the data of a sent event (wa.message.sent). ToJID is the JID
+// WhatsApp delivered to: the recipient's LID when WhatsApp addresses it by
+// LID, else its phone or group JID.
 type Sent struct {
 	JobID     string    `json:"job_id"`
 	MessageID string    `json:"message_id"`
 	To        string    `json:"to"`
+	ToJID     string    `json:"to_jid,omitempty"`
 	Timestamp time.Time `json:"timestamp"`
 }
 
@@ -62,11 +72,14 @@ type Failed struct {
 	Attempts int    `json:"attempts"`
 }
 
-// Receipt is the data of a receipt event (wa.receipt).
+// Receipt is the data of a receipt event (wa.receipt). Chat, Sender,
+// SenderLID and ChatLID name identities as in Message.
 type Receipt struct {
 	MessageIDs []string  `json:"message_ids"`
 	Chat       string    `json:"chat"`
 	Sender     string    `json:"sender"`
+	SenderLID  string    `json:"sender_lid,omitempty"`
+	ChatLID    string    `json:"chat_lid,omitempty"`
 	Type       string    `json:"type"` // delivered, read or played
 	Timestamp  time.Time `json:"timestamp"`
 }
@@ -79,7 +92,9 @@ type Session struct {
 	Worker string `json:"worker"`
 }
 
-// Failure codes of failed events and DLQ entries.
+// Failure codes of failed events and DLQ entries. CodeRestricted: WhatsApp
+// refused the message because the account may not contact new numbers for
+// now (its error 463); such a job fails at once and is not retried.
 const (
 	CodeInvalidJob       = "invalid_job"
 	CodeInvalidRecipient = "invalid_recipient"
@@ -89,4 +104,5 @@ const (
 	CodeExpired          = "expired"
 	CodeLoggedOut        = "logged_out"
 	CodeSendFailed       = "send_failed"
+	CodeRestricted       = "restricted"
 )

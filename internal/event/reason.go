@@ -19,4 +19,9 @@ const (
 	// ReasonBanned: WhatsApp banned the account for now (login failure
 	// 402); the session retries when the ban lapses.
 	ReasonBanned = "banned"
+	// ReasonRestricted: WhatsApp refused a message with its error 463 (the
+	// account may not contact new numbers for now). The event carries the
+	// session's current state: it stays connected, and messages to known
+	// contacts still go.
+	ReasonRestricted = "restricted"
 )

@@ -30,6 +30,9 @@ type work struct {
 	attempt int
 	// back: the job was handed back to JetStream.
 	back bool
+	// toJID is where WhatsApp delivered this delivery's message (its sent
+	// event's to_jid; a replayed outcome has none).
+	toJID string
 }
 
 // handle takes a fetched job to exactly one of: acknowledged with its
@@ -205,6 +208,7 @@ func (p *Pipeline) object(ctx context.Context, name string) ([]byte, error) {
 // sent records the outcome and acknowledges the job.
 func (w *work) sent(out *wa.OutMessage, res *wa.SendResult) {
 	at := res.Timestamp.UTC()
+	w.toJID = res.ToJID
 	id := event.StableID(w.l.tenant, bus.KindSent, w.job.ID)
 	e := entry{status: "sent", messageID: out.ID, eventID: id, recipient: w.job.To, attempts: w.attempt, sentAt: at}
 	msgs, err := w.outcomeMessages(w.job.ID, e)
@@ -290,7 +294,7 @@ func (w *work) poisoned(r any) (done bool) {
 // outcomeMessages builds the event that reports e for jobID.
 func (w *work) outcomeMessages(jobID string, e entry) ([]outbox.Message, error) {
 	t, kind := w.l.tenant, bus.KindSent
-	var data any = event.Sent{JobID: jobID, MessageID: e.messageID, To: e.recipient, Timestamp: e.sentAt}
+	var data any = event.Sent{JobID: jobID, MessageID: e.messageID, To: e.recipient, ToJID: w.toJID, Timestamp: e.sentAt}
 	typ, at := event.TypeSent, e.sentAt
 	if e.status == "failed" {
 		kind, typ, at = bus.KindFailed, event.TypeFailed, time.Now()

@@ -17,6 +17,7 @@ type metrics struct {
 	// inboundFailures counts failed attempts at storing inbound events.
 	inboundFailures *prometheus.CounterVec
 	live            liveMetrics
+	restricted      prometheus.Counter
 }
 
 var allStates = []string{StateUnpaired, StatePairing, StateConnecting, StateConnected, StateDisconnected, StateBanned, StateLoggedOut}
@@ -45,12 +46,15 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 		ctl: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabus_ctl_requests_total", Help: "Control requests handled, by operation and outcome code (ok or an error code).",
 		}, []string{"op", "code"}),
+		restricted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wabus_session_restricted_total", Help: "Messages WhatsApp refused with error 463: the account may not contact new numbers for now.",
+		}),
 	}
 	sessions := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "wabus_sessions", Help: "Sessions run by this worker.",
 	}, func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.sessions)) })
 	byState := &stateCollector{m: m, desc: prometheus.NewDesc("wabus_sessions_by_state", "Sessions run by this worker, by state.", []string{"state"}, nil)}
-	for _, c := range []prometheus.Collector{x.transitions, x.reconnects, x.logouts, x.panics, x.inbound, x.inboundFailures, x.ctl, sessions, byState} {
+	for _, c := range []prometheus.Collector{x.transitions, x.reconnects, x.logouts, x.panics, x.inbound, x.inboundFailures, x.ctl, x.restricted, sessions, byState} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register session metrics: %w", err)
 		}

@@ -53,6 +53,9 @@ type Session struct {
 	attempt      int  // consecutive failed connects
 	reconnecting bool // the next connect counts as a reconnect
 	live         liveState
+
+	// owned by the run loop: when a restriction was last reported
+	restrictedAt time.Time
 }
 
 func newSession(m *Manager, l lease.Lease) *Session {

@@ -67,6 +67,8 @@ func (s *Session) onEvent(ctx context.Context, ev wa.Event) step {
 		return s.streamReplaced(ctx)
 	case wa.TemporaryBan:
 		return s.banned(ctx, ev)
+	case wa.Restricted:
+		s.restricted(ctx, ev.Reason)
 	}
 	return nil
 }

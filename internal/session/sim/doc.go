@@ -9,7 +9,13 @@
 // accepted inbound messages wait in memory and are persisted later.
 //
 // Control subjects (request/reply; reply {} or {"error","code"}):
-// <p>.sim.<t>.scan, .inbound, .disconnect, .logout. Published:
+// <p>.sim.<t>.scan, .inbound, .disconnect, .logout, .fail-sends, .restrict.
+// An inbound message may come from a LID-addressed chat ("lid": true): the
+// event still names the phone number, with the contact's LID (ContactLID)
+// beside, and so do the receipts of what the tenant sends it. While a
+// restriction holds (restrict {"seconds": n}), a message to a number the
+// tenant never wrote to nor heard from fails with code restricted. Contacts
+// and restrictions are the simulated server's state, in Postgres. Published:
 // <p>.sim.<t>.connected / .disconnected {"worker"} for every connection and
 // disconnection, <p>.sim.<t>.delivered for every message sent. Recipients
 // whose number starts with 999 are not on WhatsApp; each send is followed by

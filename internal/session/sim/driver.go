@@ -111,7 +111,7 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 
 // ControlOps implements wa.Controller.
 func (d *Driver) ControlOps() []string {
-	return []string{"scan", "inbound", "disconnect", "logout", "fail-sends"}
+	return []string{"scan", "inbound", "disconnect", "logout", "fail-sends", "restrict"}
 }
 
 // Control implements wa.Controller.
@@ -128,6 +128,8 @@ func (d *Driver) Control(ctx context.Context, tenant, op string, body []byte) []
 		err = d.withConn(tenant, func(c *conn) { c.removed(ctx) })
 	case "fail-sends":
 		err = d.setFailSends(tenant, body)
+	case "restrict":
+		err = d.restrict(ctx, tenant, body)
 	default:
 		err = &ctlError{"invalid_request", "unknown operation " + op}
 	}

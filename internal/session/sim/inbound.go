@@ -3,7 +3,9 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,14 +17,19 @@ import (
 // inbound is a message a contact sent, held by the simulated server until
 // a worker acknowledges it.
 type inbound struct {
-	ID     string    `json:"id"`
-	From   string    `json:"from"`
-	Text   string    `json:"text"`
-	At     time.Time `json:"-"`
-	sender string
+	ID       string    `json:"id"`
+	From     string    `json:"from"`
+	Text     string    `json:"text"`
+	PushName string    `json:"push_name"`
+	LID      bool      `json:"lid"` // the contact writes from a LID-addressed chat
+	At       time.Time `json:"-"`
+	sender   string
 }
 
-const insertInbound = `INSERT INTO wabus_sim_inbound (tenant, id, sender, text) VALUES ($1, $2, $3, $4)
+// maxPushName bounds an inbound message's push_name.
+const maxPushName = 256
+
+const insertInbound = `INSERT INTO wabus_sim_inbound (tenant, id, sender, text, push_name, lid) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (tenant, id) DO NOTHING`
 
 // inbound accepts a message from a contact. It is stored in Postgres, the
@@ -47,13 +54,19 @@ func (d *Driver) inbound(ctx context.Context, tenant string, body []byte) error 
 	if len(in.ID) > 128 {
 		return &ctlError{"invalid_request", "id is longer than 128 characters"}
 	}
+	if len(in.PushName) > maxPushName {
+		return &ctlError{"invalid_request", fmt.Sprintf("push_name is longer than %d bytes", maxPushName)}
+	}
 	in.sender = phone + "@s.whatsapp.net"
 	in.At = time.Now()
 	// a request being answered while the worker shuts down is still stored
 	store, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	c := d.conn(tenant)
-	if _, err := d.pool.Exec(store, insertInbound, tenant, in.ID, in.sender, in.Text); err != nil {
+	if err := d.recordContact(store, tenant, phone, in.LID); err != nil {
+		d.log.Warn("sim contact not recorded", slog.String("error", err.Error()))
+	}
+	if _, err := d.pool.Exec(store, insertInbound, tenant, in.ID, in.sender, in.Text, in.PushName, in.LID); err != nil {
 		if c == nil || !c.isUp() {
 			return &ctlError{"unavailable", "the simulated server cannot store the message now; send it again: " + err.Error()}
 		}
@@ -95,7 +108,7 @@ func (c *conn) deliver() {
 	}
 }
 
-const selectInbound = `SELECT id, sender, text, created_at FROM wabus_sim_inbound
+const selectInbound = `SELECT id, sender, text, push_name, lid, created_at FROM wabus_sim_inbound
 WHERE tenant = $1 ORDER BY created_at, id LIMIT 200`
 
 const deleteInbound = `DELETE FROM wabus_sim_inbound WHERE tenant = $1 AND id = $2`
@@ -128,15 +141,20 @@ func (c *conn) loadInbound(ctx context.Context) ([]*inbound, error) {
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*inbound, error) {
 		in := &inbound{}
-		err := r.Scan(&in.ID, &in.sender, &in.Text, &in.At)
+		err := r.Scan(&in.ID, &in.sender, &in.Text, &in.PushName, &in.LID, &in.At)
 		return in, err
 	})
 }
 
+// event is the message as the client reports it. A LID-addressed contact
+// is still named by phone number, with its LID beside (the simulated
+// client's LID map always knows it).
 func (in *inbound) event() event.Message {
+	user, _, _ := strings.Cut(in.sender, "@")
+	senderLID, chatLID := identities(user, in.LID)
 	return event.Message{
-		MessageID: in.ID, Chat: in.sender, Sender: in.sender, PushName: "",
-		Timestamp: in.At.UTC().Truncate(time.Second), Type: "text", Text: in.Text,
+		MessageID: in.ID, Chat: in.sender, Sender: in.sender, SenderLID: senderLID, ChatLID: chatLID,
+		PushName: in.PushName, Timestamp: in.At.UTC().Truncate(time.Second), Type: "text", Text: in.Text,
 	}
 }
 
@@ -159,7 +177,7 @@ func (d *Driver) acked(ctx context.Context, tenant string, in *inbound) {
 // whether none is left in memory.
 func (d *Driver) persistPending(ctx context.Context, tenant string) bool {
 	for _, in := range d.memory(tenant) {
-		if _, err := d.pool.Exec(ctx, insertInbound, tenant, in.ID, in.sender, in.Text); err != nil {
+		if _, err := d.pool.Exec(ctx, insertInbound, tenant, in.ID, in.sender, in.Text, in.PushName, in.LID); err != nil {
 			return false
 		}
 		d.forget(tenant, in.ID)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -47,6 +48,13 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 	if server == "s.whatsapp.net" && strings.HasPrefix(user, "999") {
 		return nil, &wa.SendError{Code: event.CodeNotOnWhatsApp, Err: fmt.Errorf("%s is not on whatsapp", msg.To)}
 	}
+	var known contact
+	if server == "s.whatsapp.net" {
+		var err error
+		if known, err = c.checkRecipient(ctx, user); err != nil {
+			return nil, err
+		}
+	}
 	d := Delivered{MessageID: msg.ID, To: msg.To, Type: msg.Kind, Text: msg.Text, JobID: msg.JobID, ReplyTo: msg.ReplyTo}
 	if msg.Kind != wa.KindText {
 		sum := sha256.Sum256(msg.Media)
@@ -55,8 +63,18 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 	if err := c.d.publish(c.tenant, "delivered", d); err != nil {
 		return nil, fmt.Errorf("sim: deliver: %w", err)
 	}
-	c.queueReceipt(msg.ID, msg.To)
-	return &wa.SendResult{ID: msg.ID, Timestamp: time.Now()}, nil
+	toJID := msg.To
+	if known.lid {
+		toJID = ContactLID(user)
+	}
+	if server == "s.whatsapp.net" && !known.known {
+		if err := c.d.recordContact(ctx, c.tenant, user, false); err != nil {
+			// delivered all the same: failing now would send it twice
+			c.d.log.Warn("sim contact not recorded", slog.String("error", err.Error()))
+		}
+	}
+	c.queueReceipt(msg.ID, msg.To, known.lid)
+	return &wa.SendResult{ID: msg.ID, Timestamp: time.Now(), ToJID: toJID}, nil
 }
 
 // Registered implements wa.Conn: numbers starting with 999 have no WhatsApp.
@@ -73,12 +91,15 @@ func (c *conn) Registered(ctx context.Context, phones []string) (map[string]stri
 	return out, nil
 }
 
-type pendingReceipt struct{ id, chat string }
+type pendingReceipt struct {
+	id, chat string
+	lid      bool // the chat is LID-addressed
+}
 
-func (c *conn) queueReceipt(id, chat string) {
+func (c *conn) queueReceipt(id, chat string, lid bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.receipt = append(c.receipt, pendingReceipt{id, chat})
+	c.receipt = append(c.receipt, pendingReceipt{id, chat, lid})
 }
 
 // receipts sends delivered then read receipts for what was sent, batched
@@ -97,17 +118,27 @@ func (c *conn) receipts() {
 		c.receipt = nil
 		c.mu.Unlock()
 		for chat, ids := range byChat(batch) {
+			user, _, _ := strings.Cut(chat.chat, "@")
+			senderLID, chatLID := identities(user, chat.lid)
 			for _, typ := range []string{"delivered", "read"} {
-				c.h.Handle(wa.Receipt{Data: event.Receipt{MessageIDs: ids, Chat: chat, Sender: chat, Type: typ, Timestamp: time.Now().UTC().Truncate(time.Second)}})
+				c.h.Handle(wa.Receipt{Data: event.Receipt{MessageIDs: ids, Chat: chat.chat, Sender: chat.chat,
+					SenderLID: senderLID, ChatLID: chatLID, Type: typ, Timestamp: time.Now().UTC().Truncate(time.Second)}})
 			}
 		}
 	}
 }
 
-func byChat(batch []pendingReceipt) map[string][]string {
-	out := map[string][]string{}
+// receiptChat is a chat receipts are batched by.
+type receiptChat struct {
+	chat string
+	lid  bool
+}
+
+func byChat(batch []pendingReceipt) map[receiptChat][]string {
+	out := map[receiptChat][]string{}
 	for _, r := range batch {
-		out[r.chat] = append(out[r.chat], r.id)
+		k := receiptChat{r.chat, r.lid}
+		out[k] = append(out[k], r.id)
 	}
 	return out
 }

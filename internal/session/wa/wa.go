@@ -160,6 +160,12 @@ type InboundMedia struct {
 // Receipt: delivery, read or played receipts for messages we sent.
 type Receipt struct{ Data event.Receipt }
 
+// Restricted: WhatsApp refused a message because the account may not
+// contact new numbers for now (its error 463). The driver reports it from
+// Send, before Send returns its *SendError with code restricted; the
+// connection stays up.
+type Restricted struct{ Reason string }
+
 func (Connected) waEvent()        {}
 func (PairSuccess) waEvent()      {}
 func (PairPending) waEvent()      {}
@@ -171,6 +177,7 @@ func (ConnectFailure) waEvent()   {}
 func (KeepAliveTimeout) waEvent() {}
 func (Message) waEvent()          {}
 func (Receipt) waEvent()          {}
+func (Restricted) waEvent()       {}
 
 // Content kinds of an OutMessage.
 const (
@@ -204,10 +211,13 @@ type OutMessage struct {
 	ReplyTo string
 }
 
-// SendResult is what WhatsApp answered to a send.
+// SendResult is what WhatsApp answered to a send. ToJID is the JID the
+// message was delivered to: the recipient's LID when WhatsApp addresses it
+// by LID, else the phone or group JID it was sent to.
 type SendResult struct {
 	ID        string
 	Timestamp time.Time
+	ToJID     string
 }
 
 // SendError is a send failure that retrying cannot fix.

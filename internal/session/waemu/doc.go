@@ -52,6 +52,15 @@
 //     SendHistorySync announces it from the account's phone, as
 //     Config.HistoryAfterPair does after every pairing; HistoryDeleted tells
 //     whether the client deleted it.
+//   - Identities: SetAddressing moves a contact's chat to LID addressing
+//     (from its LID with sender_pn, or its LID alone), as WhatsApp's LID
+//     migration does mid-conversation; SendLIDMigration plays the phone's
+//     LID migration sync; a LID-addressed message relayed to the sender's
+//     other clients carries peer_recipient_pn.
+//   - Send errors: RejectSends answers a client's next messages with error
+//     acks (429, 479, ...); Restrict refuses messages to new contacts with
+//     463, letting through contacts the account wrote to or heard from and
+//     messages carrying a trusted-contact token (IssuePrivacyToken).
 //   - Faults: Fail401, StreamReplaced, DropSocket. A second login of the
 //     same device replaces the first, as on WhatsApp. A connection's life:
 //     HalfOpen (the socket stays open but nothing answers, keepalives

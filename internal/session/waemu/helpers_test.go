@@ -86,6 +86,12 @@ func waitEvent[T any](t testing.TB, c *client) T {
 // it is logged in. setup runs before the client connects.
 func pairClient(t testing.TB, srv *waemu.Server, container *sqlstore.Container, setup ...func(*client)) *client {
 	t.Helper()
+	return pairClientAs(t, srv, container, "", setup...)
+}
+
+// pairClientAs is pairClient to the account of phone ("": a new one).
+func pairClientAs(t testing.TB, srv *waemu.Server, container *sqlstore.Container, phone string, setup ...func(*client)) *client {
+	t.Helper()
 	c := newClient(t, srv, container.NewDevice())
 	for _, fn := range setup {
 		fn(c)
@@ -108,7 +114,11 @@ func pairClient(t testing.TB, srv *waemu.Server, container *sqlstore.Container, 
 	if item.Event != whatsmeow.QRChannelEventCode {
 		t.Fatalf("first QR channel item = %+v, want a code", item)
 	}
-	if err := srv.ScanQR(item.Code); err != nil {
+	scan := srv.ScanQR
+	if phone != "" {
+		scan = func(code string) error { _, err := srv.ScanQRAs(code, phone); return err }
+	}
+	if err := scan(item.Code); err != nil {
 		t.Fatalf("scan QR: %v", err)
 	}
 	waitEvent[*events.PairSuccess](t, c)

@@ -189,15 +189,18 @@ func (s *Server) SendMessage(to types.JID, fromPhone, msgID string, msg *waE2E.M
 		return fmt.Errorf("send to %s: %w", to, ErrUnknownDevice)
 	}
 	for _, dev := range targets {
+		s.mu.Lock()
+		attrs := s.senderLocked(u, dev)
+		s.contactedLocked(dev, u)
+		s.mu.Unlock()
 		encType, ct, err := s.encryptTo(phone, dev, pad(plain))
 		if err != nil {
 			return err
 		}
+		attrs["id"], attrs["t"], attrs["type"], attrs["notify"] = msgID, now(), messageType(msg), pushName
 		s.enqueue(dev, "message", msgID, waBinary.Node{
-			Tag: "message",
-			Attrs: waBinary.Attrs{
-				"from": phone.jid, "id": msgID, "t": now(), "type": messageType(msg), "notify": pushName,
-			},
+			Tag:     "message",
+			Attrs:   attrs,
 			Content: []waBinary.Node{{Tag: "enc", Attrs: encAttrs(encType, msg), Content: ct}},
 		})
 	}
@@ -276,7 +279,8 @@ func (s *Server) SendReceipt(to types.JID, fromPhone, typ string, msgIDs ...stri
 		return fmt.Errorf("send receipt: no message ids")
 	}
 	s.mu.Lock()
-	from := s.addUserLocked(p).jid()
+	u := s.addUserLocked(p)
+	from := s.senderLocked(u, types.EmptyJID)
 	targets := s.targetsLocked(to)
 	s.mu.Unlock()
 	if len(targets) == 0 {
@@ -289,8 +293,14 @@ func (s *Server) SendReceipt(to types.JID, fromPhone, typ string, msgIDs ...stri
 	return nil
 }
 
-func receiptNode(from types.JID, typ string, msgIDs []string) waBinary.Node {
-	node := waBinary.Node{Tag: "receipt", Attrs: waBinary.Attrs{"from": from, "id": msgIDs[0], "t": now()}}
+// receiptNode builds a receipt for msgIDs whose sender attributes (from,
+// sender_pn) are from.
+func receiptNode(from waBinary.Attrs, typ string, msgIDs []string) waBinary.Node {
+	attrs := waBinary.Attrs{"id": msgIDs[0], "t": now()}
+	for k, v := range from {
+		attrs[k] = v
+	}
+	node := waBinary.Node{Tag: "receipt", Attrs: attrs}
 	if typ != "" && typ != "delivered" {
 		node.Attrs["type"] = typ
 	}

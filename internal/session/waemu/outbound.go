@@ -54,10 +54,16 @@ func (c *conn) handleMessage(node *waBinary.Node) {
 		c.sendOrClose(ack)
 		return
 	}
+	if code := c.s.refusal(c.dev, to, node); code != 0 {
+		ack.Attrs["error"] = code
+		c.sendOrClose(ack)
+		return
+	}
 	typ, _ := node.Attrs["type"].(string)
 	for _, part := range messageParts(node, to) {
 		c.s.takeMessage(c.dev, to, id, typ, node, part)
 	}
+	c.s.contacted(c.dev, to)
 	c.sendOrClose(ack)
 }
 
@@ -129,8 +135,12 @@ func (s *Server) takeMessage(from, chat types.JID, id, typ string, node *waBinar
 
 // decryptFor decrypts a copy addressed to an emulated phone and records it.
 // Copies for the sender's own phone (device-sent messages) are decrypted to
-// keep the session in step, but not recorded.
+// keep the session in step, but not recorded. An emulated phone keeps one
+// session per client device, under its phone-number address, whichever
+// form (phone number or LID) the client sent from: the client, too, keeps
+// one session per phone, moved to the LID address once it knows the LID.
 func (s *Server) decryptFor(phone *emuDevice, from, chat, addressed types.JID, id, typ string, part messagePart) {
+	from = s.phoneForm(from)
 	encType, _ := part.enc.Attrs["type"].(string)
 	ct, _ := part.enc.Content.([]byte)
 	msg, err := decryptMessage(phone, from, encType, ct)
@@ -144,13 +154,6 @@ func (s *Server) decryptFor(phone *emuDevice, from, chat, addressed types.JID, i
 	mediaType, _ := part.enc.Attrs["mediatype"].(string)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if from.Server == types.HiddenUserServer {
-		if u, ok := s.lids[from.User]; ok {
-			pn := u.jid()
-			pn.Device = from.Device
-			from = pn
-		}
-	}
 	if phone.jid.User == from.User {
 		return
 	}
@@ -200,6 +203,9 @@ func (s *Server) relay(from, sender, chat types.JID, id, typ string, node *waBin
 	}
 	if from.User == part.device.User {
 		attrs["recipient"] = chat
+		if pn, ok := s.phoneOfLID(chat); ok {
+			attrs["peer_recipient_pn"] = pn
+		}
 	}
 	content := []waBinary.Node{part.enc}
 	if di, ok := node.GetOptionalChildByTag("device-identity"); ok {

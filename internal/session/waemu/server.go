@@ -109,6 +109,10 @@ type Server struct {
 	retries       []string                // clients' retry receipts, by message id
 	phoneRequests []string                // placeholder resends answered, by message id
 	live          liveFaults
+	// lid.go and senderrors.go (nil maps until first used)
+	addressing  map[string]Addressing // contact phone → how it is named
+	lidSessions map[string]bool       // contact phone>device: LID session started
+	refusals    refusals
 }
 
 // Start starts a Server with the default Config, closed when the test ends.

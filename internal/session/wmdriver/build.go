@@ -22,11 +22,13 @@ type uploadFunc func(ctx context.Context, data []byte, mt whatsmeow.MediaType) (
 // defaultDocumentName names a document sent without a filename.
 const defaultDocumentName = "document"
 
-// buildMessage turns msg into the WhatsApp message to send to chat to,
-// uploading its media with upload. It returns a *wa.SendError for content
-// that can never be sent and a wrapped error for a failed upload.
-func buildMessage(ctx context.Context, msg *wa.OutMessage, to types.JID, upload uploadFunc) (*waE2E.Message, error) {
-	ci := replyContext(msg.ReplyTo, to)
+// buildMessage turns msg into the WhatsApp message to send, uploading its
+// media with upload; a reply names quoted (see quoteAuthor) as the author of
+// the message it quotes, or no one when quoted is empty. It returns a
+// *wa.SendError for content that can never be sent and a wrapped error for
+// a failed upload.
+func buildMessage(ctx context.Context, msg *wa.OutMessage, quoted types.JID, upload uploadFunc) (*waE2E.Message, error) {
+	ci := replyContext(msg.ReplyTo, quoted)
 	if msg.Kind == wa.KindText {
 		return textMessage(msg, ci)
 	}
@@ -79,16 +81,16 @@ func mediaType(kind string) (whatsmeow.MediaType, bool) {
 	return "", false
 }
 
-// replyContext quotes replyTo. WhatsApp wants the quoted message's sender
-// and content; the driver knows neither, so in a 1:1 chat it names the
-// other party and it quotes an empty text, as other whatsmeow clients do.
-func replyContext(replyTo string, to types.JID) *waE2E.ContextInfo {
+// replyContext quotes replyTo, written by author (none when empty).
+// WhatsApp wants the quoted message's content too; the driver does not keep
+// it, so it quotes an empty text, as other whatsmeow clients do.
+func replyContext(replyTo string, author types.JID) *waE2E.ContextInfo {
 	if replyTo == "" {
 		return nil
 	}
 	ci := &waE2E.ContextInfo{StanzaID: new(replyTo), QuotedMessage: &waE2E.Message{Conversation: new("")}}
-	if to.Server != types.GroupServer {
-		ci.Participant = new(to.ToNonAD().String())
+	if !author.IsEmpty() {
+		ci.Participant = new(author.ToNonAD().String())
 	}
 	return ci
 }

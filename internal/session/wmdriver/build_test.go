@@ -56,10 +56,11 @@ func checkUploaded(t *testing.T, m mediaFields, size int, mime string) {
 	}
 }
 
-func build(t *testing.T, msg *wa.OutMessage, to types.JID) (*waE2E.Message, *fakeUpload) {
+// build builds msg; a reply names quoted as the quoted message's author.
+func build(t *testing.T, msg *wa.OutMessage, quoted types.JID) (*waE2E.Message, *fakeUpload) {
 	t.Helper()
 	up := &fakeUpload{}
-	m, err := buildMessage(context.Background(), msg, to, up.upload)
+	m, err := buildMessage(context.Background(), msg, quoted, up.upload)
 	if err != nil {
 		t.Fatalf("buildMessage: %v", err)
 	}
@@ -84,9 +85,9 @@ func TestBuildTextReply(t *testing.T) {
 	checkQuote(t, ext.GetContextInfo(), "3EB0C4F1A2B3", alice.String())
 }
 
-func TestBuildGroupReplyHasNoParticipant(t *testing.T) {
+func TestBuildReplyToUnknownAuthorHasNoParticipant(t *testing.T) {
 	t.Parallel()
-	m, _ := build(t, &wa.OutMessage{Kind: wa.KindText, Text: "ok", ReplyTo: "ABC"}, group)
+	m, _ := build(t, &wa.OutMessage{Kind: wa.KindText, Text: "ok", ReplyTo: "ABC"}, types.EmptyJID)
 	ci := m.GetExtendedTextMessage().GetContextInfo()
 	if ci.GetStanzaID() != "ABC" || ci.Participant != nil {
 		t.Errorf("group quote = %v, want stanza id only", ci)

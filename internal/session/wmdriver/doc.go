@@ -99,6 +99,19 @@
 // that carries the caller's values and is cancelled by the caller's context
 // only until the socket is up; after that it lives until Disconnect or Logout.
 //
+// # Identities and sends
+//
+// Events name users by phone number whenever it is known: from the
+// message's alternate JIDs (sender_pn, participant_pn, peer_recipient_pn),
+// else from the device store's LID map, with the LID beside (identity.go).
+// A failed send is classified by WhatsApp's error ack code (sendError): 463
+// is restricted and is reported as wa.Restricted too; other client errors
+// are permanent; 408, 429 and server errors are transient. A reply names
+// the quoted message's author (quote.go): this account, from the authors
+// of recent messages the Driver saw or whatsmeow's retry buffer
+// (UseRetryMessageStore, seven days), else the other party of a one-to-one
+// chat; an unknown group message is quoted without an author.
+//
 // # Logging
 //
 // NewLogger adapts a *slog.Logger to whatsmeow's waLog.Logger. whatsmeow's

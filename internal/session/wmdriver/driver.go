@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -19,6 +20,9 @@ type Driver struct {
 	logger   *slog.Logger
 	versions *versions
 	props    []byte // registration device props (props.go)
+
+	mu     sync.Mutex
+	quotes map[string]*quotes // by tenant: authors of recent messages
 }
 
 var _ wa.Driver = (*Driver)(nil)
@@ -68,6 +72,7 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 	c := &conn{cfg: d.cfg, log: log, client: client, dev: dev, container: dev.Container, h: h, jid: dev.GetJID()}
 	c.m = mapper{ownJID: c.knownJID, download: client.DownloadToFile, now: time.Now, retryMedia: c.retryMedia}
 	c.ready = make(chan struct{})
+	c.m.lids, c.m.quotes = deviceLIDs{dev}, d.quotesOf(tenant)
 	c.history.run = c.syncHistory
 	if d.props != nil {
 		client.GetClientPayload = clientPayload(dev, d.props)
@@ -81,6 +86,21 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 		}
 	})
 	return c, nil
+}
+
+// quotesOf returns tenant's quotes, kept across its connections.
+func (d *Driver) quotesOf(tenant string) *quotes {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.quotes == nil {
+		d.quotes = map[string]*quotes{}
+	}
+	q, ok := d.quotes[tenant]
+	if !ok {
+		q = newQuotes()
+		d.quotes[tenant] = q
+	}
+	return q
 }
 
 // configureClient sets the client up for wabus (see the package doc).

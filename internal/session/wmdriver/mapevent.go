@@ -17,7 +17,8 @@ import (
 type downloadFunc func(ctx context.Context, msg whatsmeow.DownloadableMessage, f whatsmeow.File) error
 
 // mapper translates whatsmeow events into wa events. It is pure apart from
-// its functions, which tests replace.
+// its functions and the LID map, which tests replace, and the quote
+// authors it records (nil: none).
 type mapper struct {
 	ownJID   func() types.JID
 	download downloadFunc
@@ -25,6 +26,8 @@ type mapper struct {
 	// retryMedia, when set, asks the phone to upload an expired attachment
 	// again.
 	retryMedia func(ctx context.Context, info types.MessageInfo, mediaKey []byte)
+	lids       lidMap  // nil: only what messages say
+	quotes     *quotes // authors of the messages seen, for replies
 }
 
 // event maps a whatsmeow event to a wa event; ok is false for events that
@@ -104,10 +107,13 @@ func (m mapper) receipt(e *events.Receipt) (wa.Event, bool) {
 	if !ok || e.IsFromMe || len(e.MessageIDs) == 0 {
 		return nil, false
 	}
+	chat, sender := m.chat(e.MessageSource), m.sender(e.MessageSource)
 	return wa.Receipt{Data: event.Receipt{
 		MessageIDs: append([]string(nil), e.MessageIDs...),
-		Chat:       chatJID(e.MessageSource),
-		Sender:     senderJID(e.MessageSource),
+		Chat:       chat.String(),
+		Sender:     sender.String(),
+		SenderLID:  sender.lidString(),
+		ChatLID:    chat.lidString(),
 		Type:       typ,
 		Timestamp:  e.Timestamp.UTC(),
 	}}, true
@@ -119,31 +125,4 @@ func jidString(j types.JID) string {
 		return ""
 	}
 	return j.String()
-}
-
-// preferPN returns the phone-number form of a user: alt when j is a LID
-// and alt a phone JID, without the device part.
-func preferPN(j, alt types.JID) types.JID {
-	if j.Server == types.HiddenUserServer && alt.Server == types.DefaultUserServer {
-		j = alt
-	}
-	return j.ToNonAD()
-}
-
-// senderJID is the sender as a phone JID when WhatsApp told us the number.
-func senderJID(src types.MessageSource) string {
-	return jidString(preferPN(src.Sender, src.SenderAlt))
-}
-
-// chatJID is the chat; a 1:1 chat addressed by LID is given as the phone
-// JID of the other party when known.
-func chatJID(src types.MessageSource) string {
-	if src.Chat.Server != types.HiddenUserServer {
-		return jidString(src.Chat.ToNonAD())
-	}
-	alt := src.SenderAlt
-	if src.IsFromMe {
-		alt = src.RecipientAlt
-	}
-	return jidString(preferPN(src.Chat, alt))
 }

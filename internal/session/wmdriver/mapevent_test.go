@@ -86,6 +86,9 @@ func TestMapReceipts(t *testing.T) {
 			got, ok := testMapper().event(in)
 			want := wa.Receipt{Data: event.Receipt{MessageIDs: []string{"3EB0A", "3EB0B"},
 				Chat: wantChat(tt.src), Sender: wantSender(tt.src), Type: tt.wantType, Timestamp: ts.UTC()}}
+			if tt.src.Chat == aliceLID { // WhatsApp named the LID: it is reported beside the phone
+				want.Data.SenderLID, want.Data.ChatLID = aliceLID.String(), aliceLID.String()
+			}
 			if !ok || !reflect.DeepEqual(got, want) {
 				t.Errorf("receipt = %#v, %v; want %#v", got, ok, want)
 			}

@@ -55,14 +55,18 @@ func (m mapper) message(evt *events.Message) (wa.Event, bool) {
 	if c.typ == typeOther && isProtocolOnly(msg) {
 		return nil, false
 	}
-	return wa.Message{Data: messageData(evt.Info, c), Media: m.inboundMedia(evt.Info, c)}, true
+	m.quotes.saw(evt.Info)
+	return wa.Message{Data: m.messageData(evt.Info, c), Media: m.inboundMedia(evt.Info, c)}, true
 }
 
-func messageData(info types.MessageInfo, c content) event.Message {
+func (m mapper) messageData(info types.MessageInfo, c content) event.Message {
+	chat, sender := m.chat(info.MessageSource), m.sender(info.MessageSource)
 	return event.Message{
 		MessageID: info.ID,
-		Chat:      chatJID(info.MessageSource),
-		Sender:    senderJID(info.MessageSource),
+		Chat:      chat.String(),
+		Sender:    sender.String(),
+		SenderLID: sender.lidString(),
+		ChatLID:   chat.lidString(),
 		PushName:  info.PushName,
 		Timestamp: info.Timestamp.UTC(),
 		IsGroup:   info.Chat.Server == types.GroupServer,

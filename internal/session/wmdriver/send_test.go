@@ -48,7 +48,7 @@ func TestSendErrorClassification(t *testing.T) {
 		{fmt.Errorf("%w %d", whatsmeow.ErrServerReturnedError, 500), "", false},
 	}
 	for _, tt := range tests {
-		got := sendError(tt.err)
+		got := sendError(tt.err, alice)
 		checkCode(t, got, tt.code)
 		if errors.Is(got, wa.ErrNotConnected) != tt.notConnected || !errors.Is(got, tt.err) {
 			t.Errorf("sendError(%v) = %v: not connected %v, want %v; must wrap the cause", tt.err, got,
@@ -68,5 +68,67 @@ func TestRegisteredJIDs(t *testing.T) {
 	want := map[string]string{"+51987654321": "51987654321@s.whatsapp.net", "15550001111": "15550001111@s.whatsapp.net"}
 	if got := registeredJIDs(resp, byDigits); !reflect.DeepEqual(got, want) {
 		t.Errorf("registeredJIDs = %v, want %v", got, want)
+	}
+}
+
+// WhatsApp's error acks are classified by code: 463 fails the job as
+// restricted at once; 404 is an unknown recipient; other client errors
+// fail at once (a retry under the same id adds ban risk and cannot change
+// the answer); 408, 429 and server errors are retried.
+func TestSendErrorByServerCode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code int
+		to   types.JID
+		want string // "" = transient
+	}{
+		{463, alice, event.CodeRestricted},
+		{463, aliceLID, event.CodeRestricted},
+		{463, group, event.CodeRestricted},
+		{479, alice, event.CodeSendFailed},
+		{400, alice, event.CodeSendFailed},
+		{403, group, event.CodeSendFailed},
+		{406, alice, event.CodeSendFailed},
+		{404, alice, event.CodeNotOnWhatsApp},
+		{404, aliceLID, event.CodeNotOnWhatsApp},
+		{404, group, event.CodeInvalidRecipient},
+		{408, alice, ""},
+		{429, alice, ""},
+		{500, alice, ""},
+		{503, group, ""},
+		{599, alice, ""},
+	}
+	for _, tt := range tests {
+		for _, err := range []error{
+			fmt.Errorf("%w %d", whatsmeow.ErrServerReturnedError, tt.code),
+			fmt.Errorf("retry: %w", fmt.Errorf("%w %d", whatsmeow.ErrServerReturnedError, tt.code)),
+		} {
+			got := sendError(err, tt.to)
+			checkCode(t, got, tt.want)
+			if !errors.Is(got, whatsmeow.ErrServerReturnedError) || errors.Is(got, wa.ErrNotConnected) {
+				t.Errorf("sendError(%v) = %v, want the cause wrapped and not a lost connection", err, got)
+			}
+		}
+	}
+}
+
+func TestServerErrorCode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		code int
+		ok   bool
+	}{
+		{fmt.Errorf("%w %d", whatsmeow.ErrServerReturnedError, 463), 463, true},
+		{fmt.Errorf("send: %w", fmt.Errorf("%w %d", whatsmeow.ErrServerReturnedError, 479)), 479, true},
+		{whatsmeow.ErrServerReturnedError, 0, false},
+		{fmt.Errorf("%w abc", whatsmeow.ErrServerReturnedError), 0, false},
+		{errors.New("server returned error 463"), 0, false}, // not whatsmeow's sentinel
+		{whatsmeow.ErrMessageTimedOut, 0, false},
+	}
+	for _, tt := range tests {
+		if code, ok := serverErrorCode(tt.err); code != tt.code || ok != tt.ok {
+			t.Errorf("serverErrorCode(%v) = %d, %v; want %d, %v", tt.err, code, ok, tt.code, tt.ok)
+		}
 	}
 }
