@@ -121,7 +121,7 @@ func TestRequireVersionRefusesOlderClients(t *testing.T) {
 	}
 	waitEvent[*events.ClientOutdated](t, cli)
 	srv.RequireVersion(store.GetWAVersion()[2])
-	cli.Disconnect()
+	cli.disconnect()
 	if err := cli.Connect(); err != nil {
 		t.Fatalf("connect: %v", err)
 	}

@@ -59,8 +59,24 @@ func newClient(t testing.TB, srv *waemu.Server, dev *store.Device) *client {
 			t.Errorf("event queue full, dropped %T", evt)
 		}
 	})
-	t.Cleanup(cli.Disconnect)
+	t.Cleanup(c.disconnect)
 	return c
+}
+
+// disconnect is Disconnect once a socket the server is closing has gone.
+// whatsmeow's FrameSocket.Close, run when its read pump ends, reads
+// OnDisconnect while NoiseSocket.Stop (from Disconnect) writes it without
+// a lock: calling Disconnect while the server's close is being handled
+// trips the race detector. The pause lets that handling finish.
+func (c *client) disconnect() {
+	for range 10 {
+		if !c.IsConnected() {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	c.Disconnect()
 }
 
 // waitEvent returns the next event of type T, skipping others, or fails
