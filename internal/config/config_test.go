@@ -18,7 +18,7 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 	want := Config{
 		DatabaseURL: DefaultDatabaseURL, NATSURL: DefaultNATSURL, Driver: "whatsmeow", WorkerID: "host-1",
 		AdminAddr: ":8080", MetricsAddr: ":9090", LogLevel: "info", LogFormat: "json", SubjectPrefix: "wa",
-		SendRate: 20, SendBurst: 5, SendMaxAge: 24 * time.Hour, LeaseTTL: 15 * time.Second, AdminMaxBody: 32 << 20,
+		SendRate: 20, SendBurst: 5, SendMaxAge: 24 * time.Hour, JobRetention: 7 * 24 * time.Hour, LeaseTTL: 15 * time.Second, AdminMaxBody: 32 << 20,
 	}
 	if c != want {
 		t.Fatalf("defaults\n got %+v\nwant %+v", c, want)
@@ -28,14 +28,14 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 func TestLoadReadsEveryVariable(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"WA_DRIVER": "sim", "WA_WORKER_ID": "w-2", "WA_SUBJECT_PREFIX": "test.a1", "WA_SEND_RATE": "0",
-		"WA_SEND_BURST": "2", "WA_SEND_MAX_AGE": "2h", "WA_LEASE_TTL": "3s", "WA_ADMIN_MAX_BODY": "1MiB",
-		"WA_ADMIN_TOKEN": "s3cret", "WA_LOG_LEVEL": "DEBUG", "WA_LOG_FORMAT": "text",
+		"WA_SEND_BURST": "2", "WA_SEND_MAX_AGE": "2s", "WA_LEASE_TTL": "3s", "WA_ADMIN_MAX_BODY": "1MiB",
+		"WA_JOB_RETENTION": "48h", "WA_ADMIN_TOKEN": "s3cret", "WA_LOG_LEVEL": "DEBUG", "WA_LOG_FORMAT": "text",
 	}), "h")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Driver != "sim" || c.WorkerID != "w-2" || c.SubjectPrefix != "test.a1" || c.SendRate != 0 ||
-		c.SendBurst != 2 || c.SendMaxAge != 2*time.Hour || c.LeaseTTL != 3*time.Second ||
+		c.SendBurst != 2 || c.SendMaxAge != 2*time.Second || c.JobRetention != 48*time.Hour || c.LeaseTTL != 3*time.Second ||
 		c.AdminMaxBody != 1<<20 || c.AdminToken != "s3cret" || c.LogLevel != "debug" || c.LogFormat != "text" {
 		t.Fatalf("got %+v", c)
 	}
@@ -44,12 +44,12 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 func TestLoadNamesEveryBadVariable(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		"WA_DRIVER": "baileys", "WA_SEND_RATE": "fast", "WA_LEASE_TTL": "15", "WA_ADMIN_MAX_BODY": "32 potatoes",
-		"WA_SUBJECT_PREFIX": "wa.>", "WA_SEND_BURST": "0", "WA_LOG_FORMAT": "xml",
+		"WA_SUBJECT_PREFIX": "wa.>", "WA_SEND_BURST": "0", "WA_LOG_FORMAT": "xml", "WA_JOB_RETENTION": "10m",
 	}), "host")
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, name := range []string{"WA_DRIVER", "WA_SEND_RATE", "WA_LEASE_TTL", "WA_ADMIN_MAX_BODY", "WA_SUBJECT_PREFIX", "WA_SEND_BURST", "WA_LOG_FORMAT"} {
+	for _, name := range []string{"WA_DRIVER", "WA_SEND_RATE", "WA_LEASE_TTL", "WA_ADMIN_MAX_BODY", "WA_SUBJECT_PREFIX", "WA_SEND_BURST", "WA_LOG_FORMAT", "WA_JOB_RETENTION"} {
 		if !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

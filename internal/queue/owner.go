@@ -1,0 +1,122 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wabus/wabus/internal/outbox"
+)
+
+// claimJobs marks the tenant's next live jobs sending and returns them,
+// while the lease holds and the tenant is not paused. Rows already sending
+// (left by an owner that is gone) are taken again first: they come first
+// in stream order. The inner scan runs on wabus_job_next, which holds only
+// live rows. It is planned on every run (QueryExecModeExec would not help
+// a batch, so the LIMIT is a parameter the generic plan handles well).
+const claimJobs = `WITH next AS (
+	SELECT tenant, job_id FROM wabus_job
+	WHERE tenant = $1 AND status IN ('queued', 'sending')
+		AND EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)
+		AND NOT EXISTS (SELECT 1 FROM wabus_tenant WHERE id = $1 AND paused)
+	ORDER BY seq LIMIT $4
+	FOR UPDATE)
+UPDATE wabus_job j SET status = 'sending', updated_at = now()
+FROM next WHERE j.tenant = next.tenant AND j.job_id = next.job_id
+RETURNING j.job_id, j.seq, j.payload, j.recipient, j.kind, j.attempts, j.created_at, j.expires_at`
+
+// Claim marks up to n of the tenant's next jobs sending and returns them in
+// stream order. It returns none when the tenant has no live job, is
+// paused, or the lease is no longer (owner, epoch). It needs the writer.
+func (s *Store) Claim(ctx context.Context, tenant string, f Fence, n int) ([]*Job, error) {
+	var jobs []*Job
+	scan := func(rows pgx.Rows) error {
+		jobs = jobs[:0]
+		for rows.Next() {
+			j := &Job{Tenant: tenant, Status: StatusSending}
+			if err := rows.Scan(&j.ID, &j.Seq, &j.Payload, &j.To, &j.Kind, &j.Attempts, &j.CreatedAt, &j.ExpiresAt); err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	}
+	if err := s.w.Query(ctx, scan, claimJobs, tenant, f.Owner, f.Epoch, n); err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	slices.SortFunc(jobs, func(a, b *Job) int { return int(a.Seq - b.Seq) })
+	return jobs, nil
+}
+
+// requeueJobs hands claimed jobs that were not tried back to the queue.
+const requeueJobs = `UPDATE wabus_job SET status = 'queued', updated_at = now()
+WHERE tenant = $1 AND job_id = ANY($4) AND status = 'sending'
+	AND EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)`
+
+// Requeue puts claimed jobs that were never tried back to queued (the
+// session went away before their turn), so they can be cancelled while
+// they wait. It returns ErrFenced when the lease moved on: the next owner
+// then takes them as they are. It needs the writer.
+func (s *Store) Requeue(ctx context.Context, tenant string, f Fence, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	n, err := s.w.Do(ctx, requeueJobs, tenant, f.Owner, f.Epoch, ids)
+	if err != nil {
+		return fmt.Errorf("requeue jobs: %w", err)
+	}
+	if n == 0 {
+		return ErrFenced
+	}
+	return nil
+}
+
+// finishJob records the outcome of a job the owner claimed, and inserts
+// the outbox rows reporting it, in one statement fenced by the lease.
+const finishJob = `WITH j AS (
+	UPDATE wabus_job SET status = $5, message_id = $6, attempts = $7, code = $8, last_error = $9,
+		sent_at = $10, payload = NULL, updated_at = now()
+	WHERE tenant = $1 AND job_id = $4 AND status IN ('queued', 'sending')
+		AND EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)
+	RETURNING 1)
+INSERT INTO wabus_outbox (event_id, subject, payload, headers)
+SELECT o.* FROM unnest($11::text[], $12::text[], $13::bytea[], $14::bytea[]) AS o, j`
+
+// Finish records how j ended, with its sent or failed event and, for a
+// failure, its dead letter, and returns once that is durable. It returns
+// ErrFenced when the lease moved on (nothing was written). It needs the
+// writer.
+func (s *Store) Finish(ctx context.Context, f Fence, j *Job, o Outcome) error {
+	done := *j
+	done.Attempts, done.MessageID, done.Code, done.Error = o.Attempts, o.MessageID, o.Code, o.Error
+	var sentAt *time.Time
+	var msgs []outbox.Message
+	var err error
+	if o.Sent {
+		at := o.SentAt.UTC()
+		sentAt = &at
+		done.Status, done.SentAt, done.Code, done.Error = StatusSent, sentAt, "", ""
+		var m outbox.Message
+		m, err = report(s.names, &done)
+		msgs = []outbox.Message{m}
+	} else {
+		done.Status, done.MessageID = StatusFailed, ""
+		msgs, err = failure(s.names, &done, j.Payload)
+	}
+	if err != nil {
+		return err
+	}
+	cols := outbox.Columns(msgs...)
+	n, err := s.w.Do(ctx, finishJob, j.Tenant, f.Owner, f.Epoch, j.ID, done.Status, done.MessageID, done.Attempts,
+		done.Code, done.Error, sentAt, cols[0], cols[1], cols[2], cols[3])
+	if err != nil {
+		return fmt.Errorf("record outcome: %w", err)
+	}
+	if n == 0 {
+		return ErrFenced
+	}
+	return nil
+}
