@@ -189,15 +189,13 @@ func (p *Pipeline) object(ctx context.Context, name string) ([]byte, error) {
 	return b, nil
 }
 
-// sent records the outcome.
+// sent records the outcome (in the background: see loop.record).
 func (w *work) sent(out *wa.OutMessage, res *wa.SendResult) {
 	o := queue.Outcome{Sent: true, MessageID: out.ID, SentAt: res.Timestamp, Attempts: w.attempt}
-	if err := w.commit(o); err != nil {
-		w.handBack(err)
-		return
-	}
-	w.p.metrics.jobs.WithLabelValues("sent", "ok").Inc()
-	w.p.metrics.latency.Observe(time.Since(w.row.CreatedAt).Seconds())
+	w.l.record(w.row, o, func() {
+		w.p.metrics.jobs.WithLabelValues("sent", "ok").Inc()
+		w.p.metrics.latency.Observe(time.Since(w.row.CreatedAt).Seconds())
+	})
 }
 
 // fail records a failure for good: the row, its failed event and the dead
@@ -207,12 +205,10 @@ func (w *work) fail(je *job.Error) {
 		je.Code = event.CodeSendFailed
 	}
 	o := queue.Outcome{Code: je.Code, Error: je.Error(), Attempts: max(w.attempt, 1)}
-	if err := w.commit(o); err != nil {
-		w.handBack(err)
-		return
-	}
-	w.p.metrics.jobs.WithLabelValues("failed", je.Code).Inc()
-	w.p.metrics.dlq.Inc()
+	w.l.record(w.row, o, func() {
+		w.p.metrics.jobs.WithLabelValues("failed", je.Code).Inc()
+		w.p.metrics.dlq.Inc()
+	})
 }
 
 // poisoned fails a job whose handling panicked (a bug of ours, so a retry

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,7 +30,8 @@ type loop struct {
 	bell   chan struct{} // jobs may be waiting
 
 	lim     *limiter
-	checked time.Time // when the tenant's rate limit was last read
+	checked time.Time      // when the tenant's rate limit was last read
+	pending sync.WaitGroup // outcomes being recorded
 }
 
 func newLoop(p *Pipeline, tenant string, s *session.Session) *loop {
@@ -158,6 +160,7 @@ func (l *loop) idle() {
 // others' were available when they were claimed. Jobs not tried when the
 // loop has to stop go back to queued.
 func (l *loop) sendAll(jobs []*queue.Job, lim *limiter) {
+	defer l.settle()
 	for i, j := range jobs {
 		if i > 0 {
 			lim.take()

@@ -134,9 +134,11 @@ func TestSameJobTwiceIsDeliveredOnce(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("order-8812 reached the recipient %d times, want once", n)
 	}
-	// both copies produced a sent event with the same id: the stream kept one
-	testenv.Eventually(t, 10*time.Second, "replay counted", func() bool {
-		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_outbox`) == 0
+	// outcomes are recorded while the next job is sent: wait for both
+	// outcomes, then for the outbox to be drained
+	testenv.Eventually(t, 10*time.Second, "marker and order-8812 recorded", func() bool {
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE status = 'sent'`) == 2 &&
+			testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_outbox`) == 0
 	})
 	sent, _ := outcomes(t, s)
 	if len(sent["order-8812"]) != 1 {
@@ -258,6 +260,9 @@ func TestTransientFailuresRetryInOrder(t *testing.T) {
 	if d := deliveries.All()[n]; d.JobID != "after" {
 		t.Fatalf("delivered %s, want after", d.JobID)
 	}
+	testenv.Eventually(t, 10*time.Second, "doomed's failed event", func() bool {
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("flaky", bus.KindFailed)) == 1
+	})
 	_, failed := outcomes(t, s)
 	var f event.Failed
 	if evs := failed["doomed"]; len(evs) != 1 || json.Unmarshal(evs[0].Data, &f) != nil || f.Code != event.CodeSendFailed || f.Attempts != 5 {

@@ -9,21 +9,38 @@ import (
 	"github.com/wabus/wabus/internal/retry"
 )
 
-// commit records the job's outcome, retrying while Postgres is unavailable
-// and giving up when the lease is lost or the loop stops.
-func (w *work) commit(o queue.Outcome) error {
-	backoff := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
-	for {
-		err := w.p.store.Finish(w.l.ctx, w.l.fence(), w.row, o)
-		if err == nil || errors.Is(err, queue.ErrFenced) || w.l.ctx.Err() != nil {
-			return err
+// record commits a job's outcome in the background while the loop sends
+// the next claimed job: the sends stay one at a time and in order, but a
+// tenant does not wait for a commit per job. The loop waits for every
+// outcome before it claims again (settle). done runs once the outcome is
+// durable. Postgres being unavailable is retried; if the lease is lost the
+// loop stops, and the job, still sending, is sent again by the next owner
+// under the same message id.
+func (l *loop) record(row *queue.Job, o queue.Outcome, done func()) {
+	l.pending.Go(func() {
+		backoff := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+		for {
+			err := l.p.store.Finish(l.ctx, l.fence(), row, o)
+			switch {
+			case err == nil:
+				done()
+				return
+			case errors.Is(err, queue.ErrFenced):
+				l.cancel()
+				return
+			case l.ctx.Err() != nil:
+				return
+			}
+			l.log.WarnContext(l.ctx, "recording an outcome failed; retrying", slog.String("error", err.Error()))
+			if !retry.Sleep(l.ctx, backoff.Next()) {
+				return
+			}
 		}
-		w.l.log.WarnContext(w.l.ctx, "recording an outcome failed; retrying", slog.String("error", err.Error()))
-		if !retry.Sleep(w.l.ctx, backoff.Next()) {
-			return err
-		}
-	}
+	})
 }
+
+// settle waits for the outcomes being recorded.
+func (l *loop) settle() { l.pending.Wait() }
 
 // handBack leaves the job to whoever serves the tenant next (not
 // connected, lease lost, Postgres down, loop stopped): it is not an
