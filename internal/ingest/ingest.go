@@ -103,9 +103,9 @@ type Ingester struct {
 	// drained is set once no job stored before the transform is left.
 	drained atomic.Bool
 
-	// testHookCommitted, when set, runs after a batch committed and before
-	// it is acknowledged (tests only).
-	testHookCommitted func(part int)
+	// testHookCommit, when set, runs before a batch is committed (tests
+	// only).
+	testHookCommit func(part int)
 }
 
 // New returns an ingester that commits through w (the worker's

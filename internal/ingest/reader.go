@@ -196,6 +196,9 @@ func (r *reader) ingest(ctx context.Context, batch []jetstream.Msg) error {
 			arrivals = append(arrivals, a)
 		}
 	}
+	if h := r.g.testHookCommit; h != nil {
+		h(r.part)
+	}
 	start := time.Now()
 	res, err := r.commit(ctx, arrivals)
 	if err != nil {
@@ -209,9 +212,6 @@ func (r *reader) ingest(ctx context.Context, batch []jetstream.Msg) error {
 	}
 	r.g.metrics.batch.Observe(time.Since(start).Seconds())
 	r.g.metrics.jobs.Add(float64(len(arrivals)))
-	if h := r.g.testHookCommitted; h != nil {
-		h(r.part)
-	}
 	for _, m := range batch {
 		if err := m.Ack(); err != nil {
 			// committed: a redelivery is a duplicate the table ignores
