@@ -61,9 +61,13 @@ func (w *Writer) Do(ctx context.Context, sql string, args ...any) (int64, error)
 
 // Query runs one statement that returns rows in the next shared
 // transaction, passing them to scan, and returns once that transaction
-// committed. If the shared transaction fails, the statement is retried in
-// one of its own and scan runs again, so it must start its result afresh;
-// what it read is only valid when Query returns nil. It returns scan's,
+// committed. It is planned for its arguments on every run
+// (plan_cache_mode force_custom_plan, set after the batch's Do statements):
+// such a statement finds rows to claim, and a generic plan made while the
+// table was empty would scan all of it once it has grown. If the shared
+// transaction fails, the statement is retried in one of its own and scan
+// runs again, so it must start its result afresh; what it read is only
+// valid when Query returns nil. It returns scan's,
 // the statement's or the commit's error, ctx's error, or ErrWriterStopped.
 func (w *Writer) Query(ctx context.Context, scan func(pgx.Rows) error, sql string, args ...any) error {
 	_, err := w.submit(ctx, &write{sql: sql, args: args, scan: scan, done: make(chan result, 1)})
@@ -199,24 +203,44 @@ func (w *Writer) tx(ctx context.Context, batch []*write) ([]int64, error) {
 	return rows, nil
 }
 
-// pipeline sends the batch's statements in one round trip and reads their
-// results into rows.
+// customPlans makes the statements after it in the transaction planned
+// for their arguments on every run.
+const customPlans = `SET LOCAL plan_cache_mode = force_custom_plan`
+
+// pipeline sends the batch's statements in one round trip, those of Do
+// first, then those of Query after customPlans, and reads their results
+// into rows.
 func pipeline(ctx context.Context, tx pgx.Tx, batch []*write, rows []int64) error {
 	b := &pgx.Batch{}
-	for _, wr := range batch {
-		if wr.fn == nil {
+	var order []int
+	for _, queries := range []bool{false, true} {
+		first := true
+		for i, wr := range batch {
+			if wr.fn != nil || (wr.scan != nil) != queries {
+				continue
+			}
+			if queries && first {
+				b.Queue(customPlans)
+				order = append(order, -1)
+				first = false
+			}
 			b.Queue(wr.sql, wr.args...)
+			order = append(order, i)
 		}
 	}
 	if b.Len() == 0 {
 		return nil
 	}
 	res := tx.SendBatch(ctx, b)
-	for i, wr := range batch {
-		if wr.fn != nil {
+	for _, i := range order {
+		if i < 0 {
+			if _, err := res.Exec(); err != nil {
+				res.Close()
+				return err
+			}
 			continue
 		}
-		n, err := readResult(res, wr)
+		n, err := readResult(res, batch[i])
 		if err != nil {
 			res.Close()
 			return err

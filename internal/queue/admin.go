@@ -41,7 +41,7 @@ func (s *Store) Cancel(ctx context.Context, tenant, id string) error {
 			return err
 		}
 		var status string
-		err = tx.QueryRow(ctx, jobStatus, tenant, id).Scan(&status)
+		err = tx.QueryRow(ctx, jobStatus, pgx.QueryExecModeExec, tenant, id).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -79,7 +79,7 @@ func (s *Store) Wake(ctx context.Context) { s.notify(ctx) }
 
 func (s *Store) cancel(ctx context.Context, tx pgx.Tx, tenant string, ids []string, live bool, why string, limit int) (int, error) {
 	errText := event.CodeCancelled + ": " + why
-	rows, err := tx.Query(ctx, cancelJobs, tenant, ids, live, errText, limit)
+	rows, err := tx.Query(ctx, cancelJobs, pgx.QueryExecModeExec, tenant, ids, live, errText, limit)
 	if err != nil {
 		return 0, fmt.Errorf("cancel jobs: %w", err)
 	}
@@ -125,7 +125,7 @@ func (s *Store) List(ctx context.Context, tenant, status string, limit int, befo
 			return Page{}, ErrBadCursor
 		}
 	}
-	rows, err := s.pool.Query(ctx, listJobs, tenant, status, from, limit+1)
+	rows, err := s.pool.Query(ctx, listJobs, pgx.QueryExecModeExec, tenant, status, from, limit+1)
 	if err != nil {
 		return Page{}, fmt.Errorf("list jobs: %w", err)
 	}
@@ -153,7 +153,7 @@ WHERE status IN ('queued', 'sending') AND ($1 = '' OR tenant = $1) GROUP BY tena
 // Pending returns how many jobs each tenant has waiting or being sent (of
 // one tenant when tenant is not ""); a tenant with none is absent.
 func (s *Store) Pending(ctx context.Context, tenant string) (map[string]uint64, error) {
-	rows, err := s.pool.Query(ctx, pendingJobs, tenant)
+	rows, err := s.pool.Query(ctx, pendingJobs, pgx.QueryExecModeExec, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("count pending jobs: %w", err)
 	}

@@ -17,6 +17,12 @@
 //   - The Janitor fails queued jobs past their deadline (expired) and deletes
 //     finished rows older than the retention, in small batches.
 //
+// Statements that search the table are planned for their arguments on
+// every run (pgx.QueryExecModeExec, or the writer's Query): a prepared
+// statement's generic plan made while the table was small scans all of it
+// once it has grown. The owner's outcome is an upsert for the same reason:
+// an INSERT finds its conflict through the primary key whatever the plan.
+//
 // Every outcome that ends a job reports it through the outbox in the same
 // transaction: a sent or failed event whose id is derived from tenant and
 // job id (so reporting it twice publishes the same id), and for a failure

@@ -173,7 +173,7 @@ func replay(ctx context.Context, tx pgx.Tx, names bus.Names, again []Arrival) ([
 	for i, a := range again {
 		tenants[i], ids[i] = a.Tenant, a.JobID
 	}
-	rows, err := tx.Query(ctx, finishedJobs, tenants, ids)
+	rows, err := tx.Query(ctx, finishedJobs, pgx.QueryExecModeExec, tenants, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read outcomes: %w", err)
 	}

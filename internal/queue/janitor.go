@@ -33,7 +33,7 @@ func (s *Store) Expire(ctx context.Context, limit int) (int, error) {
 	n := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0
-		rows, err := tx.Query(ctx, expireJobs, limit)
+		rows, err := tx.Query(ctx, expireJobs, pgx.QueryExecModeExec, limit)
 		if err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ const pruneJobs = `DELETE FROM wabus_job WHERE ctid = ANY(ARRAY(
 // Prune deletes up to limit finished jobs whose outcome is older than
 // retention and returns how many. It returns the statement's error.
 func (s *Store) Prune(ctx context.Context, retention time.Duration, limit int) (int, error) {
-	tag, err := s.pool.Exec(ctx, pruneJobs, retention, limit)
+	tag, err := s.pool.Exec(ctx, pruneJobs, pgx.QueryExecModeExec, retention, limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune jobs: %w", err)
 	}

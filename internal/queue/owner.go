@@ -15,8 +15,7 @@ import (
 // while the lease holds and the tenant is not paused. Rows already sending
 // (left by an owner that is gone) are taken again first: they come first
 // in stream order. The inner scan runs on wabus_job_next, which holds only
-// live rows. It is planned on every run (QueryExecModeExec would not help
-// a batch, so the LIMIT is a parameter the generic plan handles well).
+// live rows; the writer plans it on every run (see outbox.Writer.Query).
 const claimJobs = `WITH next AS (
 	SELECT tenant, job_id FROM wabus_job
 	WHERE tenant = $1 AND status IN ('queued', 'sending')
@@ -59,28 +58,37 @@ WHERE tenant = $1 AND job_id = ANY($4) AND status = 'sending'
 // Requeue puts claimed jobs that were never tried back to queued (the
 // session went away before their turn), so they can be cancelled while
 // they wait. It returns ErrFenced when the lease moved on: the next owner
-// then takes them as they are. It needs the writer.
+// then takes them as they are. It is rare, so it commits by itself,
+// planned on every run.
 func (s *Store) Requeue(ctx context.Context, tenant string, f Fence, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	n, err := s.w.Do(ctx, requeueJobs, tenant, f.Owner, f.Epoch, ids)
+	tag, err := s.pool.Exec(ctx, requeueJobs, pgx.QueryExecModeExec, tenant, f.Owner, f.Epoch, ids)
 	if err != nil {
 		return fmt.Errorf("requeue jobs: %w", err)
 	}
-	if n == 0 {
+	if tag.RowsAffected() == 0 {
 		return ErrFenced
 	}
 	return nil
 }
 
 // finishJob records the outcome of a job the owner claimed, and inserts
-// the outbox rows reporting it, in one statement fenced by the lease.
+// the outbox rows reporting it, in one statement fenced by the lease. It is
+// an upsert so that the row is found through the primary key whatever plan
+// the statement was prepared with (an UPDATE's generic plan made while the
+// table was small scans all of it); the insert itself only happens for a
+// row that vanished meanwhile, which is then recorded as what was done.
 const finishJob = `WITH j AS (
-	UPDATE wabus_job SET status = $5, message_id = $6, attempts = $7, code = $8, last_error = $9,
-		sent_at = $10, payload = NULL, updated_at = now()
-	WHERE tenant = $1 AND job_id = $4 AND status IN ('queued', 'sending')
-		AND EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)
+	INSERT INTO wabus_job AS j (tenant, job_id, seq, status, recipient, kind, message_id, attempts, code, last_error,
+		sent_at, created_at, expires_at)
+	SELECT $1, $4, $15, $5, $16, $17, $6, $7, $8, $9, $10, $18, $18
+	WHERE EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)
+	ON CONFLICT (tenant, job_id) DO UPDATE SET status = excluded.status, message_id = excluded.message_id,
+		attempts = excluded.attempts, code = excluded.code, last_error = excluded.last_error,
+		sent_at = excluded.sent_at, payload = NULL, updated_at = now()
+		WHERE j.status IN ('queued', 'sending')
 	RETURNING 1)
 INSERT INTO wabus_outbox (event_id, subject, payload, headers)
 SELECT o.* FROM unnest($11::text[], $12::text[], $13::bytea[], $14::bytea[]) AS o, j`
@@ -111,7 +119,7 @@ func (s *Store) Finish(ctx context.Context, f Fence, j *Job, o Outcome) error {
 	}
 	cols := outbox.Columns(msgs...)
 	n, err := s.w.Do(ctx, finishJob, j.Tenant, f.Owner, f.Epoch, j.ID, done.Status, done.MessageID, done.Attempts,
-		done.Code, done.Error, sentAt, cols[0], cols[1], cols[2], cols[3])
+		done.Code, done.Error, sentAt, cols[0], cols[1], cols[2], cols[3], j.Seq, j.To, j.Kind, j.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("record outcome: %w", err)
 	}

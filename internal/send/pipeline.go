@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -220,7 +221,7 @@ func (p *Pipeline) wakeWaiting(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	rows, err := p.pool.Query(ctx, waitingJobs, tenants)
+	rows, err := p.pool.Query(ctx, waitingJobs, pgx.QueryExecModeExec, tenants)
 	if err != nil {
 		return err
 	}
