@@ -169,3 +169,21 @@ func (s *Store) Pending(ctx context.Context, tenant string) (map[string]uint64, 
 	}
 	return out, nil
 }
+
+const getJob = `SELECT job_id, seq, status, recipient, kind, attempts, code, last_error, message_id, created_at,
+	updated_at, sent_at
+FROM wabus_job WHERE tenant = $1 AND job_id = $2`
+
+// Get returns one job. It returns ErrNotFound for an unknown job id.
+func (s *Store) Get(ctx context.Context, tenant, id string) (*Job, error) {
+	j := &Job{Tenant: tenant}
+	err := s.pool.QueryRow(ctx, getJob, pgx.QueryExecModeExec, tenant, id).Scan(&j.ID, &j.Seq, &j.Status, &j.To,
+		&j.Kind, &j.Attempts, &j.Code, &j.Error, &j.MessageID, &j.CreatedAt, &j.UpdatedAt, &j.SentAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	return j, nil
+}

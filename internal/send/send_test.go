@@ -307,3 +307,35 @@ func TestTenantRateLimitHoldsItsJobsBack(t *testing.T) {
 	// the worker's default here is no limit; the change applies within half a minute
 	testenv.Eventually(t, 45*time.Second, "the held jobs are sent once the limit is gone", func() bool { return sent() == 3 })
 }
+
+// A job that waits past WA_SEND_MAX_AGE (its tenant is not connected)
+// fails with code expired, event and dead letter, instead of vanishing; so
+// does one whose not_after passes while it waits.
+func TestAJobWaitingPastItsDeadlineFailsExpired(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	cfg := workertest.Config(t, s, "w1")
+	cfg.SendMaxAge = 2 * time.Second
+	workertest.Start(t, s, cfg)
+	soon := time.Now().Add(time.Second).Format(time.RFC3339Nano)
+	publish(t, s.JS, s.Names.Send("nobody"), textJob("old", "+51987654321", "hi"), "")
+	publish(t, s.JS, s.Names.Send("nobody"), []byte(`{"id":"soon","to":"+51987654321","text":"hi","not_after":"`+soon+`"}`), "")
+	testenv.Eventually(t, 30*time.Second, "both fail expired", func() bool {
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("nobody", bus.KindFailed)) == 2
+	})
+	_, failed := outcomes(t, s)
+	for _, id := range []string{"old", "soon"} {
+		var f event.Failed
+		if evs := failed[id]; len(evs) != 1 || json.Unmarshal(evs[0].Data, &f) != nil || f.Code != event.CodeExpired {
+			t.Fatalf("%s: %d failed events, data %+v; want one expired", id, len(failed[id]), f)
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, "dead letters", func() bool {
+		return len(testenv.ReadStream(t, s.JS, s.Names.DLQStream(), s.Names.DLQ("nobody"))) == 2
+	})
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.DLQStream(), s.Names.DLQ("nobody")) {
+		if m.Headers().Get("Wa-Error-Code") != event.CodeExpired {
+			t.Fatalf("dead letter %v", m.Headers())
+		}
+	}
+}
