@@ -30,8 +30,10 @@ CREATE TABLE wabus_job (
 -- A tenant's next job: only live rows are in it, so finding the next one
 -- does not depend on how many jobs the table holds.
 CREATE INDEX wabus_job_next ON wabus_job (tenant, seq) WHERE status IN ('queued', 'sending');
--- A tenant's jobs newest first, for GET /v1/sessions/{tenant}/jobs.
-CREATE INDEX wabus_job_list ON wabus_job (tenant, seq);
+-- A tenant's finished jobs newest first (with wabus_job_next, for GET
+-- /v1/sessions/{tenant}/jobs). It covers only finished rows, so that no
+-- plan of the claim can walk it.
+CREATE INDEX wabus_job_history ON wabus_job (tenant, seq) WHERE status IN ('sent', 'failed');
 -- Queued jobs by deadline, for the expiry sweep.
 CREATE INDEX wabus_job_expiry ON wabus_job (expires_at) WHERE status = 'queued';
 -- Finished jobs by age, for the retention sweep.

@@ -33,10 +33,12 @@ RETURNING l.part, l.epoch`
 
 	releasePart = `DELETE FROM wabus_ingest_lease WHERE part = $1 AND owner = $2 AND epoch = $3`
 
-	// fencePart holds the lease row until the transaction ends, so a
-	// takeover (an UPDATE of the row) waits for an ingest commit in flight
-	// and a commit after a takeover finds no row.
-	fencePart = `SELECT 1 FROM wabus_ingest_lease WHERE part = $1 AND owner = $2 AND epoch = $3 FOR SHARE`
+	// fencePart finds the lease row only while this reader's epoch holds.
+	// It takes no lock (a FOR SHARE would queue every commit behind the
+	// next renewal): a commit that raced a takeover writes jobs the new
+	// reader reads again anyway, since it starts at the oldest job not
+	// acknowledged, and inserting a job twice is a no-op.
+	fencePart = `SELECT 1 FROM wabus_ingest_lease WHERE part = $1 AND owner = $2 AND epoch = $3`
 )
 
 // renew extends the leases in held and returns the ones still held.

@@ -223,8 +223,7 @@ func (r *reader) ingest(ctx context.Context, batch []jetstream.Msg) error {
 }
 
 // commit inserts the arrivals in one transaction of the shared writer,
-// fenced by the partition lease (held FOR SHARE until the commit, so a
-// takeover waits for it). It retries while Postgres is unavailable and
+// fenced by the partition lease. It retries while Postgres is unavailable and
 // returns errFenced when the lease is gone, or ctx's error.
 func (r *reader) commit(ctx context.Context, arrivals []queue.Arrival) (queue.Inserted, error) {
 	if len(arrivals) == 0 {

@@ -51,9 +51,13 @@ func (g *Ingester) removeV1Consumers(ctx context.Context) {
 
 // upgrade makes sure the jobs stored before the transform are in the job
 // table before this partition is read: the reader of partition 0 copies
-// them (in stream order, through consumer ingest-v1), the others wait until
-// none is left. Once none is left there never are again (every job stored
-// since has a partition), so this costs one look per reader start.
+// them (in stream order, through consumer ingest-v1) and then deletes that
+// consumer; the others wait until none is left and the consumer is gone.
+// (While a consumer filtered on the unpartitioned subjects exists,
+// nats-server 2.15 keeps partitioned jobs in the work-queue stream after
+// they are acknowledged.) Once none is left there never are again (every
+// job stored since has a partition), so this costs a look or two per
+// reader start.
 func (r *reader) upgrade(ctx context.Context) error {
 	g := r.g
 	if g.drained.Load() {
@@ -64,14 +68,7 @@ func (r *reader) upgrade(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !left {
-			g.drained.Store(true)
-			if r.part == 0 {
-				g.deleteLegacyConsumer(ctx)
-			}
-			return nil
-		}
-		if r.part == 0 {
+		if r.part == 0 && left {
 			if first {
 				r.log.InfoContext(ctx, "taking the jobs stored before the send stream was partitioned")
 			}
@@ -79,6 +76,21 @@ func (r *reader) upgrade(ctx context.Context) error {
 				return err
 			}
 			continue
+		}
+		if r.part == 0 {
+			if err := g.deleteLegacyConsumer(ctx); err != nil {
+				return err
+			}
+		}
+		if !left {
+			gone, err := g.legacyGone(ctx)
+			if err != nil {
+				return err
+			}
+			if gone {
+				g.drained.Store(true)
+				return nil
+			}
 		}
 		if first {
 			r.log.InfoContext(ctx, "waiting until the jobs stored before the send stream was partitioned are taken")
@@ -110,11 +122,28 @@ func (g *Ingester) noneUnpartitioned(ctx context.Context) bool {
 	return err == nil && !left
 }
 
-func (g *Ingester) deleteLegacyConsumer(ctx context.Context) {
+// deleteLegacyConsumer deletes consumer ingest-v1; it returns nil when
+// there is none.
+func (g *Ingester) deleteLegacyConsumer(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	err := g.js.DeleteConsumer(ctx, g.names.SendStream(), legacyConsumer)
 	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		g.log.WarnContext(ctx, "delete the consumer of unpartitioned jobs", slog.String("error", err.Error()))
+		return fmt.Errorf("delete the consumer of unpartitioned jobs: %w", err)
 	}
+	return nil
+}
+
+// legacyGone reports whether consumer ingest-v1 is gone.
+func (g *Ingester) legacyGone(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := g.js.Consumer(ctx, g.names.SendStream(), legacyConsumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up the consumer of unpartitioned jobs: %w", err)
+	}
+	return false, nil
 }

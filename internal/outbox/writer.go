@@ -61,10 +61,11 @@ func (w *Writer) Do(ctx context.Context, sql string, args ...any) (int64, error)
 
 // Query runs one statement that returns rows in the next shared
 // transaction, passing them to scan, and returns once that transaction
-// committed. It is planned for its arguments on every run
-// (plan_cache_mode force_custom_plan, set after the batch's Do statements):
-// such a statement finds rows to claim, and a generic plan made while the
-// table was empty would scan all of it once it has grown. If the shared
+// committed. It runs without sequential scans (enable_seqscan off, set
+// after the batch's Do statements): such a statement finds rows to claim
+// through an index, and a plan made while the table was nearly empty
+// would otherwise scan all of it once it has grown; planning it on every
+// run instead costs more than the statement. If the shared
 // transaction fails, the statement is retried in one of its own and scan
 // runs again, so it must start its result afresh; what it read is only
 // valid when Query returns nil. It returns scan's,
@@ -203,12 +204,12 @@ func (w *Writer) tx(ctx context.Context, batch []*write) ([]int64, error) {
 	return rows, nil
 }
 
-// customPlans makes the statements after it in the transaction planned
-// for their arguments on every run.
-const customPlans = `SET LOCAL plan_cache_mode = force_custom_plan`
+// noScans keeps the statements after it in the transaction (and the
+// plans made for them) off sequential scans.
+const noScans = `SET LOCAL enable_seqscan = off`
 
 // pipeline sends the batch's statements in one round trip, those of Do
-// first, then those of Query after customPlans, and reads their results
+// first, then those of Query after noScans, and reads their results
 // into rows.
 func pipeline(ctx context.Context, tx pgx.Tx, batch []*write, rows []int64) error {
 	b := &pgx.Batch{}
@@ -220,7 +221,7 @@ func pipeline(ctx context.Context, tx pgx.Tx, batch []*write, rows []int64) erro
 				continue
 			}
 			if queries && first {
-				b.Queue(customPlans)
+				b.Queue(noScans)
 				order = append(order, -1)
 				first = false
 			}

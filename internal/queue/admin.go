@@ -106,9 +106,16 @@ type Page struct {
 	Next string
 }
 
-const listJobs = `SELECT job_id, seq, status, recipient, kind, attempts, code, last_error, message_id, created_at,
-	updated_at, sent_at
-FROM wabus_job WHERE tenant = $1 AND ($2 = '' OR status = $2) AND seq < $3
+// listJobs reads the newest live and the newest finished rows through
+// their two indexes and merges them.
+const listJobs = `SELECT * FROM (
+	(SELECT job_id, seq, status, recipient, kind, attempts, code, last_error, message_id, created_at, updated_at, sent_at
+	FROM wabus_job WHERE tenant = $1 AND status IN ('queued', 'sending') AND ($2 = '' OR status = $2) AND seq < $3
+	ORDER BY seq DESC LIMIT $4)
+	UNION ALL
+	(SELECT job_id, seq, status, recipient, kind, attempts, code, last_error, message_id, created_at, updated_at, sent_at
+	FROM wabus_job WHERE tenant = $1 AND status IN ('sent', 'failed') AND ($2 = '' OR status = $2) AND seq < $3
+	ORDER BY seq DESC LIMIT $4)) AS j
 ORDER BY seq DESC LIMIT $4`
 
 // List returns up to limit of tenant's jobs, newest first, those with

@@ -18,7 +18,8 @@
 //     finished rows older than the retention, in small batches.
 //
 // Statements that search the table are planned for their arguments on
-// every run (pgx.QueryExecModeExec, or the writer's Query): a prepared
+// every run (pgx.QueryExecModeExec) or, for the claim, which runs far more
+// often, kept off sequential scans (the writer's Query): a prepared
 // statement's generic plan made while the table was small scans all of it
 // once it has grown. The owner's outcome is an upsert for the same reason:
 // an INSERT finds its conflict through the primary key whatever the plan.

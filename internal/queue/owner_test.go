@@ -13,7 +13,7 @@ import (
 )
 
 // fenced leases tenant to w1 and returns the fence.
-func fenced(t *testing.T, s *testenv.Stack, tenant string) queue.Fence {
+func fenced(t testing.TB, s *testenv.Stack, tenant string) queue.Fence {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id) VALUES ($1)`, tenant); err != nil {

@@ -31,7 +31,11 @@ type loop struct {
 
 	lim     *limiter
 	checked time.Time      // when the tenant's rate limit was last read
-	pending sync.WaitGroup // outcomes being recorded
+	pending sync.WaitGroup // the flush of recorded outcomes
+
+	recMu    sync.Mutex
+	recs     []recorded // outcomes waiting for the flush
+	flushing bool       // a flush is running
 }
 
 func newLoop(p *Pipeline, tenant string, s *session.Session) *loop {
@@ -88,7 +92,8 @@ func (l *loop) run() {
 			return
 		}
 		lim := l.lim
-		jobs, err := l.p.store.Claim(l.ctx, l.tenant, l.fence(), min(l.p.cfg.Window, 1+lim.available()))
+		want := min(l.p.cfg.Window, 1+lim.available())
+		jobs, err := l.p.store.Claim(l.ctx, l.tenant, l.fence(), want)
 		if err != nil {
 			lim.refund()
 			if l.ctx.Err() != nil {
@@ -106,6 +111,11 @@ func (l *loop) run() {
 			continue
 		}
 		l.sendAll(jobs, lim)
+		if len(jobs) < want {
+			// that was all there was: what lands later rings the bell
+			// (drained before the claim), so there is no need to look again
+			l.idle()
+		}
 	}
 }
 
