@@ -1,5 +1,5 @@
 # wabus: WhatsApp on the bus.
-NATS_SERVER_VERSION := v2.12.4
+NATS_SERVER_VERSION := v2.15.3
 GOBIN ?= $(shell go env GOPATH)/bin
 NATS_SERVER := $(GOBIN)/nats-server
 

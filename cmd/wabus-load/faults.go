@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/harness"
+	"github.com/wabus/wabus/internal/ingest"
 )
 
 // faultResult is what a fault reports.
@@ -35,6 +36,7 @@ var faults = map[string]func(context.Context, *env, *load) faultResult{
 	"pg-restart":    pgFault,
 	"stop-cont":     stopFault,
 	"inbound-storm": stormFault,
+	"ingest-kill":   ingestKillFault,
 }
 
 // trigger waits until 30% of the jobs have an outcome (the load is in full
@@ -194,4 +196,65 @@ func stormFault(ctx context.Context, _ *env, l *load) faultResult {
 		return l.s.Events.Messages() >= len(l.inbound)*3/10, nil
 	})
 	return killAndRestart(ctx, l)
+}
+
+// ingestKillFault: SIGKILL the worker reading the most partitions of the
+// send stream at a moment one of its ingest consumers has a batch fetched
+// and not acknowledged (in the middle of a batch), wait for the takeover,
+// restart it.
+func ingestKillFault(ctx context.Context, _ *env, l *load) faultResult {
+	trigger(ctx, l)
+	var f faultResult
+	parts, err := l.s.Client.IngestPartitions(ctx)
+	if err != nil {
+		f.problem("%v", err)
+		return f
+	}
+	var w *harness.Worker
+	for _, x := range l.s.Workers() {
+		if x.Running() && (w == nil || len(parts[x.ID()]) > len(parts[w.ID()])) {
+			w = x
+		}
+	}
+	if w == nil || len(parts[w.ID()]) == 0 {
+		f.problem("no worker reads a partition of the send stream")
+		return f
+	}
+	f.victim = w.ID()
+	part, pending := midBatch(ctx, l, parts[w.ID()])
+	owned := l.s.Observer.LiveTenants(w.ID())
+	at := time.Now()
+	if err := w.Kill(); err != nil {
+		f.problem("kill: %v", err)
+		return f
+	}
+	if pending > 0 {
+		f.notes = append(f.notes, fmt.Sprintf("SIGKILL %s reading partitions %v, partition %d with %d jobs fetched and not acknowledged", w.ID(), parts[w.ID()], part, pending))
+	} else {
+		f.notes = append(f.notes, fmt.Sprintf("SIGKILL %s reading partitions %v (no batch caught in flight)", w.ID(), parts[w.ID()]))
+	}
+	takeover(ctx, &f, l, owned, at)
+	restart(ctx, &f, l, w)
+	return f
+}
+
+// midBatch waits (up to 10s) until one of parts' ingest consumers has jobs
+// delivered and not acknowledged, and returns it and how many.
+func midBatch(ctx context.Context, l *load, parts []int) (part, pending int) {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_ = harness.Poll(pctx, time.Millisecond, func() (bool, error) {
+		for _, p := range parts {
+			c, err := l.s.JS.Consumer(pctx, l.s.Names.SendStream(), ingest.ConsumerName(p))
+			if err != nil {
+				continue
+			}
+			if info, err := c.Info(pctx); err == nil && info.NumAckPending > 0 {
+				part, pending = p, info.NumAckPending
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return part, pending
 }

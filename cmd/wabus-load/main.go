@@ -18,7 +18,7 @@ import (
 )
 
 // scenarios in the order "all" runs them.
-var scenarios = []string{"none", "kill", "term", "nats-restart", "pg-restart", "stop-cont", "inbound-storm"}
+var scenarios = []string{"none", "kill", "term", "nats-restart", "pg-restart", "stop-cont", "inbound-storm", "ingest-kill"}
 
 // options are the command's flags.
 type options struct {
@@ -38,7 +38,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.jobs, "jobs", 20000, "send jobs per scenario")
 	fs.IntVar(&o.storm, "storm", 3000, "inbound messages of the inbound-storm scenario")
 	fs.Float64Var(&o.rate, "rate", 0, "publish rate in jobs a second (0: as fast as possible)")
-	fs.StringVar(&o.scenario, "scenario", "all", "none|kill|term|nats-restart|pg-restart|stop-cont|inbound-storm|all (comma-separated list allowed)")
+	fs.StringVar(&o.scenario, "scenario", "all", "none|kill|term|nats-restart|pg-restart|stop-cont|inbound-storm|ingest-kill|all (comma-separated list allowed)")
 	fs.BoolVar(&o.short, "short", false, "the CI set: 3 workers, 12 tenants, 2,000 jobs, storm of 600, every scenario")
 	fs.BoolVar(&o.scale, "scale", false, "run the restore/memory scale test (2,000 tenants on one worker, 10,000 over four) instead of the scenarios")
 	fs.StringVar(&o.out, "out", "", "also write the report as markdown to this file")

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/harness"
 )
 
@@ -23,6 +24,7 @@ type scaleResult struct {
 	restoreCPU        time.Duration // summed over the workers, start → balanced
 	nats              harness.Usage // nats-server, start → balanced (CPU) and after (RSS)
 	maxConn, observed int           // verifier: most live connections of a tenant; tenants seen connected
+	consumers         int           // consumers on the send stream once restored
 	notes, problems   []string
 }
 
@@ -173,6 +175,14 @@ func (r *scaleResult) restoreAll(ctx context.Context, s *harness.Stack, tenants 
 	if verr := r.verify(vctx, s, tenants); verr != nil && err == nil {
 		err = verr
 	}
+	if n, cerr := sendConsumers(vctx, s); cerr == nil {
+		r.consumers = n
+		if n > bus.SendPartitions {
+			r.problem("%d consumers on the send stream, want at most %d (one per partition)", n, bus.SendPartitions)
+		}
+	} else if err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -190,9 +200,22 @@ func (r *scaleResult) verify(ctx context.Context, s *harness.Stack, tenants []st
 	return nil
 }
 
+// sendConsumers counts the consumers of the send stream.
+func sendConsumers(ctx context.Context, s *harness.Stack) (int, error) {
+	st, err := s.JS.Stream(ctx, s.Names.SendStream())
+	if err != nil {
+		return 0, fmt.Errorf("send stream: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("send stream info: %w", err)
+	}
+	return info.State.Consumers, nil
+}
+
 func writeScale(b *strings.Builder, rs []scaleResult) {
-	b.WriteString("| scale test | tenants made | SIGTERM drain | restore (start → all connected) | balanced | restore CPU (workers) | RSS idle → restored (MiB, per worker) | RSS per session | nats-server CPU / RSS | max conn/tenant | result |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
+	b.WriteString("| scale test | tenants made | SIGTERM drain | restore (start → all connected) | balanced | restore CPU (workers) | RSS idle → restored (MiB, per worker) | RSS per session | nats-server CPU / RSS | WA_SEND consumers | max conn/tenant | result |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n")
 	for _, r := range rs {
 		var rss []string
 		for i := range r.rss {
@@ -206,9 +229,9 @@ func writeScale(b *strings.Builder, rs []scaleResult) {
 		if r.seeded {
 			how = "seeded in " + dur(r.pairTime)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.1f s | %s | %s | %.1f s / %.0f MiB | %d | %s |\n",
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.1f s | %s | %s | %.1f s / %.0f MiB | %d | %d | %s |\n",
 			r.name, how, dur(r.drain), dur(r.restore), dur(r.balanced), r.restoreCPU.Seconds(),
-			strings.Join(rss, "; "), per, r.nats.CPU.Seconds(), mib(r.nats.RSS), r.maxConn, verdict(len(r.problems) == 0))
+			strings.Join(rss, "; "), per, r.nats.CPU.Seconds(), mib(r.nats.RSS), r.consumers, r.maxConn, verdict(len(r.problems) == 0))
 	}
 	b.WriteString("\n")
 	for _, r := range rs {

@@ -23,10 +23,11 @@ type removal struct {
 }
 
 // removeTenant logs tenant out of WhatsApp through its owner when it has a
-// device, then deletes its credentials, the tenant (its lease cascades) and
-// the jobs still waiting in the send stream, which could otherwise be sent
-// for a new tenant of the same id. It returns a 404 *apiError for an
-// unknown tenant.
+// device, then deletes its credentials and the tenant (its lease
+// cascades), failing its waiting jobs with code cancelled in the same
+// transaction, and drops the jobs not yet taken from the send stream,
+// which could otherwise be sent for a new tenant of the same id. It
+// returns a 404 *apiError for an unknown tenant.
 func (s *Server) removeTenant(ctx context.Context, tenant string) (removal, error) {
 	device, ok, err := s.deviceJID(ctx, tenant)
 	if err != nil {
@@ -91,11 +92,13 @@ func (s *Server) deleteTenant(ctx context.Context, tenant, device string) error 
 		if _, err := tx.Exec(ctx, deleteTenant, tenant); err != nil {
 			return fmt.Errorf("delete tenant: %w", err)
 		}
-		return nil
+		_, err := s.jobs.CancelTenant(ctx, tx, tenant)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delete tenant %s: %w", tenant, err)
 	}
+	s.jobs.Wake(ctx)
 	return nil
 }
 
@@ -120,15 +123,22 @@ func deleteCredentials(ctx context.Context, tx pgx.Tx, jids []string) error {
 	return nil
 }
 
-// purgeJobs drops the tenant's jobs still waiting in the send stream. A
-// failure is logged: the jobs then expire with the stream's max age.
+// purgeJobs drops the tenant's jobs still in the send stream (published
+// before the deletion, not yet ingested: normally a few milliseconds'
+// worth). A failure is logged: the jobs are then ingested and wait, and
+// expire, like any job of an unknown tenant.
 func (s *Server) purgeJobs(ctx context.Context, tenant string) {
 	err := func() error {
 		stream, err := s.js.Stream(ctx, s.names.SendStream())
 		if err != nil {
 			return err
 		}
-		return stream.Purge(ctx, jetstream.WithPurgeSubject(s.names.Send(tenant)))
+		for _, subject := range s.names.SendStored(tenant) {
+			if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+				return err
+			}
+		}
+		return nil
 	}()
 	if err != nil {
 		s.log.WarnContext(ctx, "purge deleted tenant's jobs", slog.String("tenant", tenant), slog.String("error", err.Error()))

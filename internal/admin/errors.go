@@ -27,6 +27,7 @@ const (
 	CodeUnavailable      = "unavailable"
 	CodeTimeout          = "timeout"
 	CodeInternal         = "internal"
+	CodeNotCancellable   = "not_cancellable"
 )
 
 // apiError is an error answered as JSON {"error", "code"} with Status.

@@ -349,7 +349,8 @@ func (e *env) count(t *testing.T, sql string, args ...any) int64 {
 	return testenv.QueryInt(t, e.stack.Pool, sql, args...)
 }
 
-// pending returns how many jobs wait in the send stream for tenant.
+// pending returns how many jobs wait in the send stream for tenant (not
+// yet ingested: no worker runs).
 func (e *env) pending(t *testing.T, tenant string) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -358,12 +359,15 @@ func (e *env) pending(t *testing.T, tenant string) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subject := e.stack.Names.Send(tenant)
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subject))
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(e.stack.Names.SendStored(tenant)[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Subjects[subject]
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
 }
 
 // jobs returns the jobs waiting in the send stream for tenant, in order,
@@ -389,7 +393,7 @@ func (e *env) jobs(t *testing.T, tenant string) []*jetstream.RawStreamMsg {
 		if err != nil {
 			t.Fatalf("get job %d: %v", seq, err)
 		}
-		if m.Subject == e.stack.Names.Send(tenant) {
+		if e.stack.Names.SendTenant(m.Subject) == tenant {
 			out = append(out, m)
 		}
 	}

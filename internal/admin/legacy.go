@@ -62,7 +62,7 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request, tenant string
 	}
 	if !ok {
 		v = Session{Tenant: tenant, State: "unpaired"}
-		s.fillPending(r.Context(), []Session{v}, s.names.Send(tenant))
+		s.fillPending(r.Context(), []Session{v}, tenant)
 	}
 	writeJSON(w, http.StatusOK, legacyStatus{
 		ClientID:            tenant,

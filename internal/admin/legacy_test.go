@@ -52,7 +52,7 @@ func TestLegacyAPI(t *testing.T) {
 	legacyPair(t, e, "13")
 	status := e.do(t, http.MethodGet, "/api/status/13", nil).json(t)
 	wantKeys(t, status, "clientId", "connected", "state", "session_exists_on_disk", "auto_reconnecting",
-		"tenant", "jid", "worker", "since", "last_error", "reconnects", "pending_jobs", "send_rate", "send_burst")
+		"tenant", "jid", "worker", "since", "last_error", "reconnects", "pending_jobs", "send_rate", "send_burst", "paused")
 	if status["connected"] != true || status["session_exists_on_disk"] != true || status["auto_reconnecting"] != false || status["worker"] != "w1" {
 		t.Fatalf("status: %v", status)
 	}

@@ -16,11 +16,13 @@ const (
 )
 
 // limits is the optional body of PUT /v1/sessions/{tenant}: the tenant's
-// own send rate limit. A field left out is left as it is; null removes the
-// tenant's own value, so the workers' default applies again.
+// own send rate limit, and whether it is paused. A field left out is left
+// as it is; a null limit removes the tenant's own value, so the workers'
+// default applies again.
 type limits struct {
 	rate, burst       *float64 // the new values when set and not null
 	hasRate, hasBurst bool     // the field was in the body
+	paused            *bool    // set when "paused" was in the body
 }
 
 // parseLimits reads the optional limits body; an empty body sets nothing.
@@ -35,6 +37,14 @@ func parseLimits(r *http.Request) (limits, error) {
 		return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "body must be a JSON object: %s", jsonProblem(err))
 	}
 	for name, raw := range fields {
+		if name == "paused" {
+			var p *bool
+			if err := json.Unmarshal(raw, &p); err != nil || p == nil {
+				return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "paused must be true or false")
+			}
+			l.paused = p
+			continue
+		}
 		var v *float64
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "%s must be a number or null", name)
@@ -51,7 +61,7 @@ func parseLimits(r *http.Request) (limits, error) {
 			}
 			l.burst, l.hasBurst = v, true
 		default:
-			return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "unknown field %q (want send_rate, send_burst)", name)
+			return l, errorf(http.StatusBadRequest, CodeInvalidRequest, "unknown field %q (want send_rate, send_burst, paused)", name)
 		}
 	}
 	return l, nil
@@ -59,13 +69,15 @@ func parseLimits(r *http.Request) (limits, error) {
 
 const setLimits = `UPDATE wabus_tenant SET
 	send_rate = CASE WHEN $2 THEN $3::double precision ELSE send_rate END,
-	send_burst = CASE WHEN $4 THEN $5::integer ELSE send_burst END
+	send_burst = CASE WHEN $4 THEN $5::integer ELSE send_burst END,
+	paused = coalesce($6, paused)
 WHERE id = $1`
 
-// store writes the limits given, if any. The tenant's worker applies them
-// within its next limits check (half a minute).
+// store writes the settings given, if any. The tenant's worker applies a
+// limit within its next limits check (half a minute) and a pause from its
+// next claim on; a resumed tenant's owner is rung at once.
 func (l limits) store(ctx context.Context, s *Server, tenant string) error {
-	if !l.hasRate && !l.hasBurst {
+	if !l.hasRate && !l.hasBurst && l.paused == nil {
 		return nil
 	}
 	var burst *int
@@ -73,8 +85,12 @@ func (l limits) store(ctx context.Context, s *Server, tenant string) error {
 		b := int(*l.burst)
 		burst = &b
 	}
-	if _, err := s.pool.Exec(ctx, setLimits, tenant, l.hasRate, l.rate, l.hasBurst, burst); err != nil {
+	if _, err := s.pool.Exec(ctx, setLimits, tenant, l.hasRate, l.rate, l.hasBurst, burst, l.paused); err != nil {
 		return fmt.Errorf("set send limits: %w", err)
+	}
+	if l.paused != nil && !*l.paused {
+		// a lost bell is made up for by the owner's periodic check
+		_ = s.nc.Publish(s.names.Bell(), []byte(tenant))
 	}
 	return nil
 }

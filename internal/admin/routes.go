@@ -51,6 +51,8 @@ func (s *Server) routeTable(health http.Handler) []route {
 		v1("POST /v1/sessions/{tenant}/messages", s.postMessage),
 		v1("GET /v1/sessions/{tenant}/events", s.tenantEvents),
 		v1("POST /v1/sessions/{tenant}/logout", s.logoutSession),
+		v1("GET /v1/sessions/{tenant}/jobs", s.listJobs),
+		v1("DELETE /v1/sessions/{tenant}/jobs/{id}", s.cancelJob),
 
 		api("GET /api/health", "", s.apiHealth),
 		api("GET /api/sessions", "", s.apiSessions),

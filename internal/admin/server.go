@@ -18,6 +18,7 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/obs"
+	"github.com/wabus/wabus/internal/queue"
 )
 
 // Server is the admin HTTP server. Build it with New.
@@ -29,6 +30,7 @@ type Server struct {
 	names   bus.Names
 	log     *slog.Logger
 	metrics *metrics
+	jobs    *queue.Store
 
 	tokenSum [sha256.Size]byte
 	mux      *http.ServeMux
@@ -58,6 +60,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg: cfg, pool: deps.Pool, nc: deps.NATS, js: deps.JS, names: deps.Names,
 		log:      deps.Logger.With(slog.String("component", "admin")),
 		metrics:  m,
+		jobs:     queue.New(deps.Pool, nil, deps.Names),
 		tokenSum: sha256.Sum256([]byte(cfg.Token)),
 	}
 	health := http.NewServeMux()

@@ -12,7 +12,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, _ string) 
 	if err != nil {
 		return err
 	}
-	s.fillPending(r.Context(), list, s.names.Send("*"))
+	s.fillPending(r.Context(), list, "")
 	if list == nil {
 		list = []Session{}
 	}

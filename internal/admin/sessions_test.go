@@ -17,7 +17,7 @@ func TestSessions(t *testing.T) {
 	r := e.do(t, http.MethodPut, "/v1/sessions/t1", nil)
 	wantStatus(t, r, http.StatusCreated)
 	s := r.json(t)
-	wantKeys(t, s, "tenant", "state", "jid", "worker", "since", "last_error", "reconnects", "pending_jobs", "send_rate", "send_burst")
+	wantKeys(t, s, "tenant", "state", "jid", "worker", "since", "last_error", "reconnects", "pending_jobs", "send_rate", "send_burst", "paused")
 	if s["tenant"] != "t1" || s["state"] != "unpaired" || s["pending_jobs"] != float64(0) || s["since"] == nil {
 		t.Fatalf("new session %v", s)
 	}
@@ -118,12 +118,12 @@ func TestReadyz(t *testing.T) {
 	if failed, _ := r.json(t)["failed"].(map[string]any); failed["nats"] == nil {
 		t.Fatalf("readyz: %s", r.body)
 	}
-	// Sessions are still shown, with pending_jobs unknown.
+	// Sessions are still shown, pending_jobs counted from Postgres.
 	e.do(t, http.MethodPut, "/v1/sessions/t1", nil)
 	r = e.do(t, http.MethodGet, "/v1/sessions/t1", nil)
 	wantStatus(t, r, http.StatusOK)
-	if m := r.json(t); m["pending_jobs"] != nil {
-		t.Fatalf("pending_jobs %v without NATS, want null", m["pending_jobs"])
+	if m := r.json(t); m["pending_jobs"] != float64(0) {
+		t.Fatalf("pending_jobs %v without NATS, want 0 (from the job table)", m["pending_jobs"])
 	}
 }
 

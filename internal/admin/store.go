@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Session is a session as admin shows it (CONTRACT).
@@ -24,9 +24,12 @@ type Session struct {
 	Since      *time.Time `json:"since"`
 	LastError  string     `json:"last_error"`
 	Reconnects int64      `json:"reconnects"`
-	// PendingJobs is the number of jobs waiting in the send stream, or nil
-	// (JSON null) when NATS could not be asked.
+	// PendingJobs is the number of the tenant's jobs waiting or being
+	// sent, counted from the job table, or nil (JSON null) when it could
+	// not be read.
 	PendingJobs *uint64 `json:"pending_jobs"`
+	// Paused is true while the tenant sends nothing (its jobs wait).
+	Paused bool `json:"paused"`
 	// SendRate and SendBurst are the tenant's own send rate limit
 	// (messages a minute, 0 for none; burst), or nil where the workers'
 	// defaults (WA_SEND_RATE, WA_SEND_BURST) apply.
@@ -40,7 +43,7 @@ type Session struct {
 var ownedStates = map[string]bool{"pairing": true, "connecting": true, "connected": true}
 
 const selectSessions = `SELECT t.id, t.state, t.jid, t.worker, t.since, t.last_error, t.reconnects,
-	t.send_rate, t.send_burst, t.device_jid IS NOT NULL, coalesce(l.expires_at >= now(), false)
+	t.send_rate, t.send_burst, t.paused, t.device_jid IS NOT NULL, coalesce(l.expires_at >= now(), false)
 FROM wabus_tenant t LEFT JOIN wabus_lease l ON l.tenant = t.id`
 
 // sessions reads the sessions of every tenant (tenant == "") or of one.
@@ -66,7 +69,7 @@ func scanSession(row pgx.CollectableRow) (Session, error) {
 	var live bool
 	var since time.Time
 	err := row.Scan(&v.Tenant, &v.State, &v.JID, &v.Worker, &since, &v.LastError, &v.Reconnects,
-		&v.SendRate, &v.SendBurst, &v.paired, &live)
+		&v.SendRate, &v.SendBurst, &v.Paused, &v.paired, &live)
 	if ownedStates[v.State] && !live {
 		v.State = "disconnected"
 	}
@@ -82,39 +85,24 @@ func (s *Server) session(ctx context.Context, tenant string) (Session, bool, err
 	if err != nil || len(list) == 0 {
 		return Session{}, false, err
 	}
-	s.fillPending(ctx, list, s.names.Send(tenant))
+	s.fillPending(ctx, list, tenant)
 	return list[0], true, nil
 }
 
-// fillPending sets PendingJobs from the send stream's per-subject counts
-// for filter (one tenant's subject or all of them). It leaves them nil when
-// NATS does not answer within 2s.
-func (s *Server) fillPending(ctx context.Context, list []Session, filter string) {
-	counts, err := s.pendingJobs(ctx, filter)
+// fillPending sets PendingJobs from the job table, for one tenant or
+// ("") all of them. It leaves them nil when the count fails within 2s.
+func (s *Server) fillPending(ctx context.Context, list []Session, tenant string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	counts, err := s.jobs.Pending(ctx, tenant)
 	if err != nil {
+		s.log.WarnContext(ctx, "count pending jobs", slog.String("error", err.Error()))
 		return
 	}
 	for i := range list {
-		n := counts[s.names.Send(list[i].Tenant)]
+		n := counts[list[i].Tenant]
 		list[i].PendingJobs = &n
 	}
-}
-
-func (s *Server) pendingJobs(ctx context.Context, filter string) (map[string]uint64, error) {
-	if !s.nc.IsConnected() {
-		return nil, errors.New("nats not connected")
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	stream, err := s.js.Stream(ctx, s.names.SendStream())
-	if err != nil {
-		return nil, fmt.Errorf("open send stream: %w", err)
-	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return nil, fmt.Errorf("send stream info: %w", err)
-	}
-	return info.State.Subjects, nil
 }
 
 const insertTenant = `INSERT INTO wabus_tenant (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`

@@ -78,8 +78,11 @@ func TestProvisionIsIdempotentAndConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, _ := s.Info(ctx)
-	if info.Config.Retention != jetstream.WorkQueuePolicy || info.Config.MaxAge != 2*time.Hour || info.Config.Duplicates != 10*time.Minute {
-		t.Fatalf("send stream config %+v", info.Config)
+	src, dst := names.SendTransform()
+	tr := info.Config.SubjectTransform
+	if info.Config.Retention != jetstream.WorkQueuePolicy || info.Config.MaxAge != 4*time.Hour || info.Config.Duplicates != 10*time.Minute ||
+		tr == nil || tr.Source != src || tr.Destination != dst {
+		t.Fatalf("send stream config %+v (transform %+v)", info.Config, tr)
 	}
 	for _, name := range []string{names.EventsStream(), names.DLQStream()} {
 		if _, err := js.Stream(ctx, name); err != nil {

@@ -52,7 +52,11 @@ func Connect(url, creds, name string, logger *slog.Logger) (*nats.Conn, error) {
 
 // Config says how the streams and buckets are provisioned.
 type Config struct {
-	// SendMaxAge is how long a job may wait in the send stream. Defaults to 24h.
+	// SendMaxAge is WA_SEND_MAX_AGE, how long a job may wait before it
+	// fails expired. The send stream keeps a job twice as long (at least
+	// its duplicate window), so that a job that waited there while no
+	// worker ran is still taken out and failed rather than lost. Defaults
+	// to 24h.
 	SendMaxAge time.Duration
 	// Replicas is the replica count of every stream and bucket
 	// (WA_STREAM_REPLICAS); existing ones are updated to it. Defaults to 1.
@@ -118,16 +122,25 @@ func cmpOr(d, def time.Duration) time.Duration {
 	return d
 }
 
+// SendRetention is how long the send stream keeps a job that no ingest
+// consumer took: twice the max age, and never less than the duplicate
+// window.
+func SendRetention(maxAge time.Duration) time.Duration {
+	return max(2*cmpOr(maxAge, 24*time.Hour), dedupeWindow)
+}
+
 func provisionOnce(ctx context.Context, js jetstream.JetStream, n Names, cfg Config) error {
+	src, dst := n.SendTransform()
 	streams := []jetstream.StreamConfig{{
-		Name:        n.SendStream(),
-		Description: "wabus send jobs, one subject per tenant",
-		Subjects:    []string{n.prefix + ".send.*"},
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		MaxAge:      cfg.SendMaxAge,
-		Duplicates:  dedupeWindow,
-		Replicas:    cfg.Replicas,
+		Name:             n.SendStream(),
+		Description:      "wabus send jobs, stored under a partition of the tenant",
+		Subjects:         []string{n.prefix + ".send.*"},
+		SubjectTransform: &jetstream.SubjectTransformConfig{Source: src, Destination: dst},
+		Retention:        jetstream.WorkQueuePolicy,
+		Storage:          jetstream.FileStorage,
+		MaxAge:           SendRetention(cfg.SendMaxAge),
+		Duplicates:       dedupeWindow,
+		Replicas:         cfg.Replicas,
 	}, {
 		Name:        n.EventsStream(),
 		Description: "wabus events (CloudEvents)",

@@ -4,6 +4,7 @@ package bus
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -60,6 +61,51 @@ func (n Names) InboundMediaBucket() string { return n.bucket + "-inbound-media" 
 
 // Send is the subject of a tenant's send jobs: <p>.send.<tenant>.
 func (n Names) Send(tenant string) string { return n.prefix + ".send." + tenant }
+
+// SendPartitions is how many partitions the send stream stores its jobs
+// under. It is fixed: a tenant's partition must not change while jobs of it
+// are in the stream.
+const SendPartitions = 8
+
+// SendTransform is the send stream's subject transform: a job published on
+// <p>.send.<tenant> is stored as <p>.send.<partition>.<tenant>, the
+// partition a hash of the tenant id, so that a fixed number of ingest
+// consumers each read one partition in stream order.
+func (n Names) SendTransform() (source, destination string) {
+	return n.prefix + ".send.*", n.prefix + ".send.{{partition(" + strconv.Itoa(SendPartitions) + ",1)}}.{{wildcard(1)}}"
+}
+
+// SendPartition is the stored subjects of one partition: <p>.send.<part>.*.
+func (n Names) SendPartition(part int) string {
+	return n.prefix + ".send." + strconv.Itoa(part) + ".*"
+}
+
+// SendUnpartitioned is the stored subjects of jobs published before the
+// stream had its transform (a v1 deployment's): <p>.send.*.
+func (n Names) SendUnpartitioned() string { return n.prefix + ".send.*" }
+
+// SendStored returns the subjects under which a tenant's jobs may be
+// stored: partitioned, and as published before the transform.
+func (n Names) SendStored(tenant string) []string {
+	return []string{n.prefix + ".send.*." + tenant, n.Send(tenant)}
+}
+
+// SendTenant returns the tenant token of a stored send subject (either
+// form), or "" when subject is not one.
+func (n Names) SendTenant(subject string) string {
+	rest, ok := strings.CutPrefix(subject, n.prefix+".send.")
+	if !ok {
+		return ""
+	}
+	if _, tenant, ok := strings.Cut(rest, "."); ok {
+		return tenant
+	}
+	return rest
+}
+
+// Bell is where ingest rings the owners of tenants that got new jobs (core
+// NATS; the body lists the tenants, one a line): <p>.bell.
+func (n Names) Bell() string { return n.prefix + ".bell" }
 
 // Event is the subject of a tenant's events of kind: <p>.events.<tenant>.<kind>.
 func (n Names) Event(tenant, kind string) string {

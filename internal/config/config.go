@@ -45,8 +45,13 @@ type Config struct {
 	SendRate float64
 	// SendBurst is WA_SEND_BURST. Defaults to 5.
 	SendBurst int
-	// SendMaxAge is WA_SEND_MAX_AGE. Defaults to 24h.
+	// SendMaxAge is WA_SEND_MAX_AGE: a job still waiting this long after
+	// its publish fails with code expired. At least 1s. Defaults to 24h.
 	SendMaxAge time.Duration
+	// JobRetention is WA_JOB_RETENTION: how long a finished job is kept in
+	// the job table, which is how long a job id seen again is not sent
+	// again. At least 1h. Defaults to 7 days (168h).
+	JobRetention time.Duration
 	// LeaseTTL is WA_LEASE_TTL. Defaults to 15s.
 	LeaseTTL time.Duration
 	// AdminMaxBody is WA_ADMIN_MAX_BODY in bytes. Defaults to 32 MiB.
@@ -113,6 +118,7 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 		SendRate:      r.float("WA_SEND_RATE", 20),
 		SendBurst:     r.int("WA_SEND_BURST", 5),
 		SendMaxAge:    r.duration("WA_SEND_MAX_AGE", 24*time.Hour),
+		JobRetention:  r.duration("WA_JOB_RETENTION", 7*24*time.Hour),
 		LeaseTTL:      r.duration("WA_LEASE_TTL", 15*time.Second),
 		AdminMaxBody:  r.size("WA_ADMIN_MAX_BODY", 32<<20),
 
@@ -130,7 +136,8 @@ func Load(lookup func(string) (string, bool), hostname string) (Config, error) {
 		"must be dot-separated tokens of letters, digits, '_' or '-'")
 	r.check("WA_SEND_RATE", c.SendRate >= 0, "must not be negative")
 	r.check("WA_SEND_BURST", c.SendBurst >= 1, "must be at least 1")
-	r.check("WA_SEND_MAX_AGE", c.SendMaxAge >= time.Minute, "must be at least 1m")
+	r.check("WA_SEND_MAX_AGE", c.SendMaxAge >= time.Second, "must be at least 1s")
+	r.check("WA_JOB_RETENTION", c.JobRetention >= time.Hour, "must be at least 1h")
 	r.check("WA_LEASE_TTL", c.LeaseTTL >= time.Second, "must be at least 1s")
 	r.check("WA_ADMIN_MAX_BODY", c.AdminMaxBody >= 1024, "must be at least 1KiB")
 	r.check("WA_STREAM_REPLICAS", c.StreamReplicas >= 1 && c.StreamReplicas <= 5, "must be 1 to 5")

@@ -39,6 +39,7 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 		StreamReplacedWindow: 10 * time.Minute,
 		VersionRefresh:       24 * time.Hour,
 		DeviceName:           "wabus",
+		JobRetention:         7 * 24 * time.Hour,
 	}
 	if c != want {
 		t.Fatalf("defaults\n got %+v\nwant %+v", c, want)
@@ -68,6 +69,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"WA_STREAM_REPLACED_WINDOW": "1m",
 		"WA_VERSION_REFRESH":        "0",
 		"WA_DEVICE_NAME":            "Acme support",
+		"WA_JOB_RETENTION":          "48h",
 	}), "h")
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +100,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		StreamReplacedWindow: time.Minute,
 		VersionRefresh:       0,
 		DeviceName:           "Acme support",
+		JobRetention:         48 * time.Hour,
 	}
 	if c != want {
 		t.Fatalf("got\n %+v\nwant %+v", c, want)
@@ -121,6 +124,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		"WA_STREAM_REPLACED_MAX":   "0",
 		"WA_VERSION_REFRESH":       "30s",
 		"WA_DEVICE_NAME":           strings.Repeat("x", 51),
+		"WA_JOB_RETENTION":         "10m",
 	}
 	_, err := Load(env(bad), "host")
 	if err == nil {

@@ -102,6 +102,7 @@ const (
 	CodeMediaInvalid     = "media_invalid"
 	CodeMediaTooLarge    = "media_too_large"
 	CodeExpired          = "expired"
+	CodeCancelled        = "cancelled"
 	CodeLoggedOut        = "logged_out"
 	CodeSendFailed       = "send_failed"
 	CodeRestricted       = "restricted"

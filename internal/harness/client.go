@@ -142,3 +142,25 @@ func (c *Client) LeaseCounts(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+const ingestParts = `SELECT owner, part FROM wabus_ingest_lease WHERE expires_at > now() ORDER BY part`
+
+// IngestPartitions returns the partitions of the send stream each worker
+// reads (live ingest leases).
+func (c *Client) IngestPartitions(ctx context.Context) (map[string][]int, error) {
+	rows, err := c.Pool.Query(ctx, ingestParts)
+	if err != nil {
+		return nil, fmt.Errorf("read ingest leases: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]int{}
+	for rows.Next() {
+		var owner string
+		var part int
+		if err := rows.Scan(&owner, &part); err != nil {
+			return nil, fmt.Errorf("read ingest leases: %w", err)
+		}
+		out[owner] = append(out[owner], part)
+	}
+	return out, rows.Err()
+}

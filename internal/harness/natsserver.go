@@ -18,7 +18,7 @@ import (
 )
 
 // NATSVersion is the nats-server release the harness runs (as testenv).
-const NATSVersion = "v2.12.4"
+const NATSVersion = "v2.15.3"
 
 // NATSServer is a private nats-server process with JetStream, on a free
 // port with its store in a directory of its own.

@@ -74,3 +74,14 @@ func columns(msgs []Message) []any {
 // payload, headers) SELECT * FROM unnest($a::text[], $b::text[],
 // $c::bytea[], $d::bytea[]).
 func Columns(msgs ...Message) []any { return columns(msgs) }
+
+// Wake tells the relays of every process that outbox rows were committed,
+// for a writer that has no Relay of its own to notify (admin). Call it
+// after the commit, never inside the transaction (a NOTIFY there
+// serializes commits). It returns the NOTIFY's error.
+func Wake(ctx context.Context, db Execer) error {
+	if _, err := db.Exec(ctx, notifyRelays); err != nil {
+		return fmt.Errorf("notify relays: %w", err)
+	}
+	return nil
+}

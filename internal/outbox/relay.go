@@ -299,6 +299,8 @@ func (r *Relay) Notify() {
 	}
 }
 
+const notifyRelays = "SELECT pg_notify('wabus_outbox', '')"
+
 // notifier sends one NOTIFY per burst of Notify calls, at most every
 // 10ms, so that busy writers cost Postgres almost nothing.
 func (r *Relay) notifier(ctx context.Context) {
@@ -308,7 +310,7 @@ func (r *Relay) notifier(ctx context.Context) {
 			return
 		case <-r.notify:
 		}
-		if _, err := r.pool.Exec(ctx, "SELECT pg_notify('wabus_outbox', '')"); err != nil && ctx.Err() == nil {
+		if _, err := r.pool.Exec(ctx, notifyRelays); err != nil && ctx.Err() == nil {
 			r.log.DebugContext(ctx, "notify relays", slog.String("error", err.Error()))
 		}
 		if !retry.Sleep(ctx, 10*time.Millisecond) {

@@ -26,6 +26,12 @@ type Writer struct {
 type write struct {
 	sql  string
 	args []any
+	// scan, when set, reads the rows the statement returns. It runs again
+	// from the start if the batch is retried alone.
+	scan func(pgx.Rows) error
+	// fn, when set instead of sql, runs in the transaction after the
+	// batch's statements (see Tx).
+	fn   func(context.Context, pgx.Tx) error
 	done chan result
 }
 
@@ -50,7 +56,41 @@ func NewWriter(pool *pgxpool.Pool, notify func()) *Writer {
 // rows it affected once that transaction committed. It returns the
 // statement's or the commit's error, ctx's error, or ErrWriterStopped.
 func (w *Writer) Do(ctx context.Context, sql string, args ...any) (int64, error) {
-	wr := &write{sql: sql, args: args, done: make(chan result, 1)}
+	return w.submit(ctx, &write{sql: sql, args: args, done: make(chan result, 1)})
+}
+
+// Query runs one statement that returns rows in the next shared
+// transaction, passing them to scan, and returns once that transaction
+// committed. It runs without sequential scans (enable_seqscan off, set
+// after the batch's Do statements): such a statement finds rows to claim
+// through an index, and a plan made while the table was nearly empty
+// would otherwise scan all of it once it has grown; planning it on every
+// run instead costs more than the statement. If the shared
+// transaction fails, the statement is retried in one of its own and scan
+// runs again, so it must start its result afresh; what it read is only
+// valid when Query returns nil. It returns scan's,
+// the statement's or the commit's error, ctx's error, or ErrWriterStopped.
+func (w *Writer) Query(ctx context.Context, scan func(pgx.Rows) error, sql string, args ...any) error {
+	_, err := w.submit(ctx, &write{sql: sql, args: args, scan: scan, done: make(chan result, 1)})
+	return err
+}
+
+// Tx runs fn inside the next shared transaction, after the statements
+// queued with Do and Query, and returns once that transaction committed.
+// fn may run more than once (the shared transaction failed and fn is
+// retried in one of its own), so it must be idempotent and start its
+// results afresh. It returns fn's or the commit's error, ctx's error, or
+// ErrWriterStopped.
+func (w *Writer) Tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
+	_, err := w.submit(ctx, &write{fn: fn, done: make(chan result, 1)})
+	return err
+}
+
+// Notify tells the relays that outbox rows were committed by a
+// transaction of the caller's own (not through the writer).
+func (w *Writer) Notify() { w.notify() }
+
+func (w *Writer) submit(ctx context.Context, wr *write) (int64, error) {
 	select {
 	case w.in <- wr:
 	case <-ctx.Done():
@@ -146,23 +186,84 @@ func (w *Writer) tx(ctx context.Context, batch []*write) ([]int64, error) {
 	defer cancel()
 	rows := make([]int64, len(batch))
 	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
+		if err := pipeline(ctx, tx, batch, rows); err != nil {
+			return err
+		}
 		for _, wr := range batch {
-			b.Queue(wr.sql, wr.args...)
-		}
-		res := tx.SendBatch(ctx, b)
-		for i := range batch {
-			tag, err := res.Exec()
-			if err != nil {
-				res.Close()
-				return err
+			if wr.fn != nil {
+				if err := wr.fn(ctx, tx); err != nil {
+					return err
+				}
 			}
-			rows[i] = tag.RowsAffected()
 		}
-		return res.Close()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("commit batch: %w", err)
 	}
 	return rows, nil
+}
+
+// noScans keeps the statements after it in the transaction (and the
+// plans made for them) off sequential scans.
+const noScans = `SET LOCAL enable_seqscan = off`
+
+// pipeline sends the batch's statements in one round trip, those of Do
+// first, then those of Query after noScans, and reads their results
+// into rows.
+func pipeline(ctx context.Context, tx pgx.Tx, batch []*write, rows []int64) error {
+	b := &pgx.Batch{}
+	var order []int
+	for _, queries := range []bool{false, true} {
+		first := true
+		for i, wr := range batch {
+			if wr.fn != nil || (wr.scan != nil) != queries {
+				continue
+			}
+			if queries && first {
+				b.Queue(noScans)
+				order = append(order, -1)
+				first = false
+			}
+			b.Queue(wr.sql, wr.args...)
+			order = append(order, i)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	res := tx.SendBatch(ctx, b)
+	for _, i := range order {
+		if i < 0 {
+			if _, err := res.Exec(); err != nil {
+				res.Close()
+				return err
+			}
+			continue
+		}
+		n, err := readResult(res, batch[i])
+		if err != nil {
+			res.Close()
+			return err
+		}
+		rows[i] = n
+	}
+	return res.Close()
+}
+
+func readResult(res pgx.BatchResults, wr *write) (int64, error) {
+	if wr.scan == nil {
+		tag, err := res.Exec()
+		return tag.RowsAffected(), err
+	}
+	rs, err := res.Query()
+	if err != nil {
+		return 0, err
+	}
+	err = wr.scan(rs)
+	rs.Close()
+	if err == nil {
+		err = rs.Err()
+	}
+	return rs.CommandTag().RowsAffected(), err
 }

@@ -6,40 +6,34 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
-	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
-// work is one delivery of one job.
+// work is one claimed job being sent.
 type work struct {
-	p    *Pipeline
-	l    *loop
-	msg  jetstream.Msg
-	meta *jetstream.MsgMetadata
-	job  *job.Job
-	// attempt counts this delivery's send attempts (transient failures
-	// are retried in place, so later jobs wait behind this one).
+	p   *Pipeline
+	l   *loop
+	row *queue.Job
+	job *job.Job
+	// attempt counts this claim's send attempts (transient failures are
+	// retried in place, so later jobs wait behind this one).
 	attempt int
-	// back: the job was handed back to JetStream.
+	// back: the job was handed back (lease lost, session gone, loop
+	// stopped); it stays sending, and the next owner sends it again under
+	// the same message id.
 	back bool
-	// toJID is where WhatsApp delivered this delivery's message (its sent
-	// event's to_jid; a replayed outcome has none).
-	toJID string
 }
 
-// handle takes a fetched job to exactly one of: acknowledged with its
-// outcome recorded (true), or handed back to JetStream to come again
-// (false: the caller hands back the jobs fetched after it too).
-func (p *Pipeline) handle(l *loop, msg jetstream.Msg) (done bool) {
-	w := &work{p: p, l: l, msg: msg}
+// handle takes a claimed job to exactly one of: its outcome recorded
+// (true), or handed back for whoever serves the tenant next (false: the
+// caller hands back the jobs claimed after it too).
+func (p *Pipeline) handle(l *loop, row *queue.Job) (done bool) {
+	w := &work{p: p, l: l, row: row}
 	defer func() {
 		if r := recover(); r != nil {
 			p.metrics.panics.Inc()
@@ -47,27 +41,13 @@ func (p *Pipeline) handle(l *loop, msg jetstream.Msg) (done bool) {
 			done = w.poisoned(r)
 		}
 	}()
-	meta, err := msg.Metadata()
-	if err != nil {
-		l.log.ErrorContext(l.ctx, "job without metadata", slog.String("error", err.Error()))
-		_ = msg.Term()
-		return true
-	}
-	w.meta = meta
-	w.job, err = job.Parse(msg.Data())
+	var err error
+	w.job, err = job.Parse(row.Payload)
 	if err != nil {
 		w.fail(jobErr(err))
 		return !w.back
 	}
-	prev, err := p.lookups.get(l.ctx, l.tenant, w.job.ID)
-	switch {
-	case err != nil:
-		w.handBack(err)
-	case prev != nil:
-		w.replay(prev)
-	default:
-		w.send()
-	}
+	w.send()
 	return !w.back
 }
 
@@ -86,6 +66,10 @@ func (w *work) send() {
 	for w.attempt = 1; ; w.attempt++ {
 		if j.Expired(time.Now()) {
 			w.fail(&job.Error{Code: event.CodeExpired, JobID: j.ID, To: j.To, Msg: "not_after " + j.NotAfter.Format(time.RFC3339) + " has passed"})
+			return
+		}
+		if time.Now().After(w.row.ExpiresAt) {
+			w.fail(&job.Error{Code: event.CodeExpired, JobID: j.ID, To: j.To, Msg: "waited longer than WA_SEND_MAX_AGE since it was published at " + w.row.CreatedAt.UTC().Format(time.RFC3339)})
 			return
 		}
 		conn := w.l.sess.Conn()
@@ -205,67 +189,26 @@ func (p *Pipeline) object(ctx context.Context, name string) ([]byte, error) {
 	return b, nil
 }
 
-// sent records the outcome and acknowledges the job.
+// sent records the outcome (in the background: see loop.record).
 func (w *work) sent(out *wa.OutMessage, res *wa.SendResult) {
-	at := res.Timestamp.UTC()
-	w.toJID = res.ToJID
-	id := event.StableID(w.l.tenant, bus.KindSent, w.job.ID)
-	e := entry{status: "sent", messageID: out.ID, eventID: id, recipient: w.job.To, attempts: w.attempt, sentAt: at}
-	msgs, err := w.outcomeMessages(w.job.ID, e)
-	if err == nil {
-		err = w.commit(&record{job: w.job.ID, entry: e, msgs: msgs})
-	}
-	if err != nil {
-		w.handBack(err)
-		return
-	}
-	w.p.metrics.jobs.WithLabelValues("sent", "ok").Inc()
-	w.p.metrics.latency.Observe(time.Since(w.meta.Timestamp).Seconds())
-	w.ack()
+	o := queue.Outcome{Sent: true, MessageID: out.ID, ToJID: res.ToJID, SentAt: res.Timestamp, Attempts: w.attempt}
+	w.l.record(w.row, o, func() {
+		w.p.metrics.jobs.WithLabelValues("sent", "ok").Inc()
+		w.p.metrics.latency.Observe(time.Since(w.row.CreatedAt).Seconds())
+	})
 }
 
-// replay acknowledges a job that already has an outcome and reports it
-// again with the same event id (the events stream drops the copy).
-func (w *work) replay(prev *entry) {
-	msgs, err := w.outcomeMessages(w.job.ID, *prev)
-	if err == nil {
-		err = w.commit(&record{msgs: msgs[:1]})
-	}
-	if err != nil {
-		w.handBack(err)
-		return
-	}
-	w.p.metrics.replays.Inc()
-	w.ack()
-}
-
-// fail records a failure for good: failed event (when the job has an id),
-// ledger row and dead letter, then terminates the job.
+// fail records a failure for good: the row, its failed event and the dead
+// letter with the job's original bytes.
 func (w *work) fail(je *job.Error) {
 	if je.Code == "" {
 		je.Code = event.CodeSendFailed
 	}
-	letter := w.deadLetter(je)
-	r := &record{msgs: []outbox.Message{letter}}
-	if je.JobID != "" {
-		e := entry{status: "failed", code: je.Code, lastError: je.Error(), recipient: je.To,
-			attempts: max(w.attempt, 1), eventID: event.StableID(w.l.tenant, bus.KindFailed, je.JobID)}
-		msgs, err := w.outcomeMessages(je.JobID, e)
-		if err != nil {
-			w.handBack(err)
-			return
-		}
-		r = &record{job: je.JobID, entry: e, msgs: append(msgs, letter)}
-	}
-	if err := w.commit(r); err != nil {
-		w.handBack(err)
-		return
-	}
-	w.p.metrics.jobs.WithLabelValues("failed", je.Code).Inc()
-	w.p.metrics.dlq.Inc()
-	if err := w.msg.Term(); err != nil {
-		w.l.log.WarnContext(w.l.ctx, "terminate job", slog.String("error", err.Error()))
-	}
+	o := queue.Outcome{Code: je.Code, Error: je.Error(), Attempts: max(w.attempt, 1)}
+	w.l.record(w.row, o, func() {
+		w.p.metrics.jobs.WithLabelValues("failed", je.Code).Inc()
+		w.p.metrics.dlq.Inc()
+	})
 }
 
 // poisoned fails a job whose handling panicked (a bug of ours, so a retry
@@ -274,52 +217,13 @@ func (w *work) fail(je *job.Error) {
 func (w *work) poisoned(r any) (done bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			_ = w.msg.Nak()
 			done = false
 		}
 	}()
-	if w.meta == nil {
-		_ = w.msg.Nak()
-		return false
-	}
-	je := &job.Error{Code: event.CodeSendFailed, Msg: fmt.Sprintf("internal error: %v", r)}
-	if w.job != nil {
-		je.JobID, je.To = w.job.ID, w.job.To
-	}
+	je := &job.Error{Code: event.CodeSendFailed, JobID: w.row.ID, To: w.row.To, Msg: fmt.Sprintf("internal error: %v", r)}
 	w.back = false
 	w.fail(je)
 	return !w.back
-}
-
-// outcomeMessages builds the event that reports e for jobID.
-func (w *work) outcomeMessages(jobID string, e entry) ([]outbox.Message, error) {
-	t, kind := w.l.tenant, bus.KindSent
-	var data any = event.Sent{JobID: jobID, MessageID: e.messageID, To: e.recipient, ToJID: w.toJID, Timestamp: e.sentAt}
-	typ, at := event.TypeSent, e.sentAt
-	if e.status == "failed" {
-		kind, typ, at = bus.KindFailed, event.TypeFailed, time.Now()
-		data = event.Failed{JobID: jobID, To: e.recipient, Code: e.code, Error: e.lastError, Attempts: e.attempts}
-	}
-	ev, err := event.New(t, typ, e.eventID, jobID, at, data)
-	if err != nil {
-		return nil, err
-	}
-	m, err := outbox.Event(w.p.names.Event(t, kind), ev)
-	return []outbox.Message{m}, err
-}
-
-// deadLetter is the original bytes for the DLQ stream, with the error.
-func (w *work) deadLetter(je *job.Error) outbox.Message {
-	key := je.JobID
-	if key == "" {
-		key = "seq:" + strconv.FormatUint(w.meta.Sequence.Stream, 10)
-	}
-	return outbox.Message{
-		ID:      event.StableID(w.l.tenant, "dlq", key),
-		Subject: w.p.names.DLQ(w.l.tenant),
-		Payload: w.msg.Data(),
-		Header:  map[string]string{"Wa-Error-Code": je.Code, "Wa-Error": je.Error(), "Wa-Job-Id": je.JobID},
-	}
 }
 
 // exhausted is the send_failed error of a job out of attempts.

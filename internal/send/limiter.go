@@ -1,7 +1,6 @@
 package send
 
 import (
-	"context"
 	"sync"
 	"time"
 )
@@ -42,18 +41,32 @@ func (l *limiter) reserve(now time.Time) time.Duration {
 	return time.Duration(-l.tokens / l.rate * float64(time.Second))
 }
 
-// wait blocks until a token is available or ctx ends.
-func (l *limiter) wait(ctx context.Context) error {
-	d := l.reserve(time.Now())
-	if d <= 0 {
-		return nil
+// perMinute and burstSize are what l was made with.
+func (l *limiter) perMinute() float64 { return l.rate * 60 }
+func (l *limiter) burstSize() int     { return int(l.burst) }
+
+// available returns how many whole tokens could be taken now without
+// waiting (a large number when there is no limit).
+func (l *limiter) available() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate <= 0 {
+		return 1 << 20
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	now := time.Now()
+	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	l.last = now
+	return max(int(l.tokens), 0)
+}
+
+// take takes a token without waiting (one that available counted).
+func (l *limiter) take() { l.reserve(time.Now()) }
+
+// refund gives back a token taken for a job that was not there.
+func (l *limiter) refund() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate > 0 {
+		l.tokens = min(l.burst, l.tokens+1)
 	}
 }

@@ -36,21 +36,27 @@ func TestLimiterIsATokenBucket(t *testing.T) {
 	}
 }
 
-func TestWindowKeepsFetchedJobsWithinHalfTheAckWait(t *testing.T) {
+// A claim takes as many jobs as there are tokens now (all of them without
+// a limit), so that every claimed job is sent at once.
+func TestAvailableCountsTokensAClaimMayTake(t *testing.T) {
 	t.Parallel()
-	c := Config{AckWait: 60 * time.Second}.withDefaults()
-	for _, w := range []struct {
-		rate float64
-		want int
-	}{
-		{0, 32},    // no limit: the whole window
-		{6, 3},     // 0.1/s × 30s
-		{20, 10},   // the default limit
-		{0.5, 1},   // at least one
-		{6000, 32}, // at most the window
-	} {
-		if got := c.window(w.rate); got != w.want {
-			t.Errorf("window(%v) = %d, want %d", w.rate, got, w.want)
-		}
+	l := newLimiter(6, 3) // one every 10s, three at once
+	if n := l.available(); n != 3 {
+		t.Fatalf("a full bucket of 3 has %d available", n)
+	}
+	l.take()
+	l.take()
+	if n := l.available(); n != 1 {
+		t.Fatalf("%d available after taking 2 of 3", n)
+	}
+	l.refund()
+	if n := l.available(); n != 2 {
+		t.Fatalf("%d available after a refund", n)
+	}
+	if !l.is(l.perMinute(), l.burstSize()) || !l.is(6, 3) {
+		t.Fatal("a limiter does not know what it was made with")
+	}
+	if n := newLimiter(0, 1).available(); n < 1000 {
+		t.Fatalf("no limit has only %d available", n)
 	}
 }

@@ -8,17 +8,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session"
 )
 
-// loop consumes one tenant's jobs while its session is usable. Up to a
-// window of jobs is fetched ahead, but they are handled one at a time in
-// stream order; a job that has to go back to JetStream takes every job
-// fetched after it back too, in order, so nothing overtakes it.
+// loop sends one tenant's jobs while its session is usable: it claims the
+// next few from the job table (as many as the rate limit allows right
+// away, up to the window), sends them one at a time in stream order, and
+// records each outcome before the next is sent. With nothing to claim it
+// waits for a bell.
 type loop struct {
 	p      *Pipeline
 	tenant string
@@ -27,31 +27,21 @@ type loop struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	bell   chan struct{} // jobs may be waiting
 
-	mu sync.Mutex
-	it jetstream.MessagesContext // the iterator being read, if any
-}
+	lim     *limiter
+	checked time.Time      // when the tenant's rate limit was last read
+	pending sync.WaitGroup // the flush of recorded outcomes
 
-// interrupt stops the fetching of jobs: Next hands out what was fetched
-// already, then ends, and the loop checks why.
-func (l *loop) interrupt() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.it != nil {
-		l.it.Drain()
-	}
-}
-
-func (l *loop) setIterator(it jetstream.MessagesContext) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.it = it
+	recMu    sync.Mutex
+	recs     []recorded // outcomes waiting for the flush
+	flushing bool       // a flush is running
 }
 
 func newLoop(p *Pipeline, tenant string, s *session.Session) *loop {
 	ctx, cancel := context.WithCancel(p.runCtx)
 	return &loop{p: p, tenant: tenant, sess: s, ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		log: p.log.With(slog.String("tenant", tenant))}
+		bell: make(chan struct{}, 1), log: p.log.With(slog.String("tenant", tenant))}
 }
 
 func (l *loop) stopped() bool {
@@ -63,172 +53,168 @@ func (l *loop) stopped() bool {
 	}
 }
 
-// ConsumerName is the durable consumer of a tenant's send jobs.
-func ConsumerName(tenant string) string { return "send-" + tenant }
+// wake tells the loop that jobs may be waiting. It never blocks.
+func (l *loop) wake() {
+	select {
+	case l.bell <- struct{}{}:
+	default:
+	}
+}
 
-// handBackPause is how long a loop waits after handing jobs back before it
-// binds again (Postgres or NATS trouble, usually); failures in a row double
-// it, with jitter, up to maxBindPause, so that thousands of tenants do not
-// hammer an overloaded nats-server in step.
+// fence is the lease the loop's writes are made under.
+func (l *loop) fence() queue.Fence {
+	return queue.Fence{Owner: l.p.cfg.WorkerID, Epoch: l.sess.Lease().Epoch}
+}
+
+// claimPause is how long a loop waits after a claim failed (Postgres
+// trouble, usually); failures in a row double it, with jitter.
 const (
-	handBackPause = time.Second
-	maxBindPause  = 30 * time.Second
+	claimPause    = 250 * time.Millisecond
+	maxClaimPause = 10 * time.Second
 )
 
 func (l *loop) run() {
 	defer close(l.done)
-	backoff := retry.Backoff{Min: handBackPause, Max: maxBindPause}
-	for l.ctx.Err() == nil && l.sess.Usable() {
-		err := l.consume()
-		if l.ctx.Err() != nil {
+	var err error
+	for l.lim, err = l.limiter(); err != nil; l.lim, err = l.limiter() {
+		if !retry.Sleep(l.ctx, claimPause) {
 			return
 		}
+	}
+	l.checked = time.Now()
+	backoff := retry.Backoff{Min: claimPause, Max: maxClaimPause}
+	for l.ctx.Err() == nil && l.sess.Usable() {
+		select { // a bell from now on means a claim after this one may find more
+		case <-l.bell:
+		default:
+		}
+		if !l.token() {
+			return
+		}
+		lim := l.lim
+		want := min(l.p.cfg.Window, 1+lim.available())
+		jobs, err := l.p.store.Claim(l.ctx, l.tenant, l.fence(), want)
 		if err != nil {
+			lim.refund()
+			if l.ctx.Err() != nil {
+				return
+			}
 			pause := backoff.Next()
-			l.log.WarnContext(l.ctx, "send consumer failed", slog.String("error", err.Error()), slog.Duration("retry_in", pause))
+			l.log.WarnContext(l.ctx, "claim jobs failed", slog.String("error", err.Error()), slog.Duration("retry_in", pause))
 			retry.Sleep(l.ctx, pause)
 			continue
 		}
 		backoff.Reset()
-		retry.Sleep(l.ctx, handBackPause)
+		if len(jobs) == 0 {
+			lim.refund()
+			l.idle()
+			continue
+		}
+		l.sendAll(jobs, lim)
+		if len(jobs) < want {
+			// that was all there was: what lands later rings the bell
+			// (drained before the claim), so there is no need to look again
+			l.idle()
+		}
 	}
 }
 
-// consume binds the consumer and handles jobs until the loop stops, the
-// session stops being usable, or a job is handed back.
-func (l *loop) consume() error {
-	cons, lim, window, err := l.bind()
-	if err != nil {
-		return err
-	}
-	checked := time.Now() // when the tenant's rate limit was last read
-	it, err := cons.Messages(jetstream.PullMaxMessages(window))
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
-	l.setIterator(it)
-	defer l.setIterator(nil)
-	stop := context.AfterFunc(l.ctx, it.Drain)
-	defer stop()
-	// Once back is set no job is handled: the ones still fetched are handed
-	// back in order, and the loop binds again.
-	back := false
-	rebind := func() {
-		if !back {
-			back = true
-			it.Drain()
-		}
-	}
-	// After a reconnect, jobs the server sent while the connection was
-	// going down are pending with nobody to see them until their ack wait
-	// ends; binding again makes the consumer anew at the oldest of them.
-	// (The pipeline interrupts every loop when it sees a reconnect, so an
-	// idle one does not wait for its fetch to time out.)
-	reconnects := l.p.js.Conn().Stats().Reconnects
+// token waits until the rate limit lets one job go and takes its token,
+// reading the tenant's limit again every LimitsEvery meanwhile, so that a
+// change applies to a loop waiting for a distant token too. It returns
+// false when the loop stops first.
+func (l *loop) token() bool {
 	for {
-		msg, err := it.Next(jetstream.NextMaxWait(l.p.cfg.FetchWait))
-		if !back && l.p.js.Conn().Stats().Reconnects != reconnects {
-			l.log.InfoContext(l.ctx, "reconnected to NATS: binding the send consumer again")
-			rebind()
-		}
-		if !back && time.Since(checked) >= l.p.cfg.LimitsEvery {
-			checked = time.Now()
-			if l.limitsChanged(lim) {
-				l.log.InfoContext(l.ctx, "send rate limit changed: binding the send consumer again")
-				rebind()
+		if time.Since(l.checked) >= l.p.cfg.LimitsEvery {
+			l.checked = time.Now()
+			if next, err := l.limiter(); err == nil && !l.lim.is(next.perMinute(), next.burstSize()) {
+				l.log.InfoContext(l.ctx, "send rate limit changed")
+				l.lim = next
 			}
 		}
-		switch {
-		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
-			return nil
-		case errors.Is(err, nats.ErrTimeout):
+		d := l.lim.reserve(time.Now())
+		if d <= 0 {
+			return true
+		}
+		pause := min(d, l.p.cfg.LimitsEvery-time.Since(l.checked))
+		if !retry.Sleep(l.ctx, pause) {
+			return false
+		}
+		if pause >= d {
+			return true
+		}
+		l.lim.refund() // read the limit again before waiting on
+	}
+}
+
+// idle waits for a bell, checking every FetchWait that the session is
+// still usable.
+func (l *loop) idle() {
+	t := time.NewTicker(l.p.cfg.FetchWait)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-l.bell:
+			return
+		case <-t.C:
 			if !l.sess.Usable() {
-				rebind()
+				return
 			}
-			continue
-		case err != nil:
-			l.log.WarnContext(l.ctx, "next send job", slog.String("error", err.Error()))
-			rebind()
-			continue
-		}
-		if back || l.ctx.Err() != nil || !l.sess.Usable() || lim.wait(l.ctx) != nil {
-			if err := msg.Nak(); err != nil {
-				l.log.WarnContext(l.ctx, "nak job", slog.String("error", err.Error()))
-			}
-			rebind()
-			continue
-		}
-		if !l.p.handle(l, msg) {
-			rebind()
 		}
 	}
 }
 
-// bind creates or updates the tenant's durable consumer. Jobs still
-// pending on it were fetched by a loop that is gone (a dead worker, or
-// this worker before a hand-back or restart): we hold the lease, so nobody
-// else may act on them, and instead of waiting out their ack wait the
-// consumer is made anew. The send stream is a work queue, so a new
-// consumer starts at the oldest job not yet acknowledged.
-func (l *loop) bind() (jetstream.Consumer, *limiter, int, error) {
-	select { // a few binds at a time: a restore binds thousands
-	case l.p.binds <- struct{}{}:
-		defer func() { <-l.p.binds }()
-	case <-l.ctx.Done():
-		return nil, nil, 0, l.ctx.Err()
-	}
-	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-	defer cancel()
-	rate, burst, err := l.limits(ctx)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	window := l.p.cfg.window(rate)
-	cfg := jetstream.ConsumerConfig{
-		Durable:           ConsumerName(l.tenant),
-		FilterSubject:     l.p.names.Send(l.tenant),
-		AckPolicy:         jetstream.AckExplicitPolicy,
-		AckWait:           l.p.cfg.AckWait,
-		MaxAckPending:     window,
-		MaxDeliver:        -1,
-		InactiveThreshold: 7 * 24 * time.Hour,
-	}
-	stream := l.p.names.SendStream()
-	cons, err := l.p.js.CreateOrUpdateConsumer(ctx, stream, cfg)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	if info := cons.CachedInfo(); info != nil && info.NumAckPending > 0 {
-		l.log.InfoContext(ctx, "send consumer had jobs in flight of a gone loop; making it anew", slog.Int("pending", info.NumAckPending))
-		if err := l.p.js.DeleteConsumer(ctx, stream, cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return nil, nil, 0, err
+// sendAll sends claimed jobs in order. The first one's token is taken; the
+// others' were available when they were claimed. Jobs not tried when the
+// loop has to stop go back to queued.
+func (l *loop) sendAll(jobs []*queue.Job, lim *limiter) {
+	defer l.settle()
+	for i, j := range jobs {
+		if i > 0 {
+			lim.take()
 		}
-		if cons, err = l.p.js.CreateOrUpdateConsumer(ctx, stream, cfg); err != nil {
-			return nil, nil, 0, err
+		if l.ctx.Err() != nil || !l.sess.Usable() {
+			l.requeue(jobs[i:])
+			return
+		}
+		if !l.p.handle(l, j) {
+			l.requeue(jobs[i+1:])
+			return
 		}
 	}
-	return cons, newLimiter(rate, burst), window, nil
 }
 
-// limitsChanged reports whether the tenant's rate limit differs from the
-// one lim was made with (an error reading it changes nothing).
-func (l *loop) limitsChanged(lim *limiter) bool {
-	ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
+// requeue hands jobs that were claimed but not tried back to the queue;
+// if that fails they stay sending, and the next owner takes them first.
+func (l *loop) requeue(jobs []*queue.Job) {
+	if len(jobs) == 0 {
+		return
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), 5*time.Second)
 	defer cancel()
-	rate, burst, err := l.limits(ctx)
-	return err == nil && !lim.is(rate, burst)
+	if err := l.p.store.Requeue(ctx, l.tenant, l.fence(), ids); err != nil && !errors.Is(err, queue.ErrFenced) {
+		l.log.WarnContext(l.ctx, "hand claimed jobs back", slog.String("error", err.Error()))
+	}
 }
 
 const tenantLimits = `SELECT send_rate, send_burst FROM wabus_tenant WHERE id = $1`
 
-// limits returns the tenant's rate limit: its override or the default.
-func (l *loop) limits(ctx context.Context) (float64, int, error) {
+// limiter returns a token bucket for the tenant's rate limit: its
+// override or the default.
+func (l *loop) limiter() (*limiter, error) {
+	ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
+	defer cancel()
 	var rate *float64
 	var burst *int
 	err := l.p.pool.QueryRow(ctx, tenantLimits, l.tenant).Scan(&rate, &burst)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return 0, 0, err
+		return nil, err
 	}
 	r, b := l.p.cfg.Rate, l.p.cfg.Burst
 	if rate != nil {
@@ -237,5 +223,5 @@ func (l *loop) limits(ctx context.Context) (float64, int, error) {
 	if burst != nil {
 		b = *burst
 	}
-	return r, b, nil
+	return newLimiter(r, b), nil
 }

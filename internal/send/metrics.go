@@ -13,7 +13,6 @@ type metrics struct {
 	dlq     prometheus.Counter
 	replays prometheus.Counter
 	panics  prometheus.Counter
-	invalid prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,16 +31,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "wabus_send_dlq_total", Help: "Jobs that failed for good and were copied to the DLQ stream.",
 		}),
 		replays: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "wabus_send_replays_total", Help: "Jobs delivered again after their outcome was recorded; acked and their event re-emitted.",
+			Name: "wabus_send_replays_total", Help: "Jobs published again after their outcome was recorded; not sent again, their event re-emitted.",
 		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "wabus_send_panics_recovered_total", Help: "Panics recovered while handling a job; the job failed with send_failed into the DLQ.",
 		}),
-		invalid: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "wabus_send_invalid_subject_total", Help: "Messages on a send subject whose tenant token is not a valid tenant id; removed from the stream.",
-		}),
 	}
-	for _, c := range []prometheus.Collector{m.jobs, m.latency, m.retries, m.dlq, m.replays, m.panics, m.invalid} {
+	for _, c := range []prometheus.Collector{m.jobs, m.latency, m.retries, m.dlq, m.replays, m.panics} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register send metrics: %w", err)
 		}

@@ -1,18 +1,24 @@
 package send
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/ingest"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/session"
 )
 
@@ -28,62 +34,48 @@ type Config struct {
 	// MaxAttempts is how often a transient failure is retried before the
 	// job fails with send_failed. Defaults to 5.
 	MaxAttempts int
-	// AckWait is how long a fetched job may stay unacknowledged before
-	// JetStream redelivers it. Defaults to 60s.
-	AckWait time.Duration
-	// RetryDelay is the first redelivery delay after a transient failure;
-	// it doubles per attempt. Defaults to 1s.
+	// RetryDelay is the first delay after a transient failure; it doubles
+	// per attempt. Defaults to 1s.
 	RetryDelay time.Duration
-	// FetchWait is how often an idle loop checks that its session is
-	// still usable. Defaults to 5s.
+	// FetchWait is how often the tenants served here are checked for
+	// queued jobs whose bell was lost, and how often an idle tenant checks
+	// that its session is still usable. Defaults to 5s.
 	FetchWait time.Duration
-	// Window is how many jobs of a tenant may be fetched ahead of the one
-	// being sent (the consumer's max ack pending). With a rate limit it is
-	// cut so that the last of them is sent within half the ack wait.
-	// Defaults to 32.
+	// Window is the most jobs a tenant claims at once (all of them are
+	// sent right away: with a rate limit, only as many as it allows now).
+	// Defaults to 16.
 	Window int
 	// LimitsEvery is how often a tenant's rate limit is read again, so that
 	// a change (admin's PUT /v1/sessions/{tenant}) applies without a
 	// reconnect. Defaults to 30s.
 	LimitsEvery time.Duration
+	// MaxAge is WA_SEND_MAX_AGE: a job still waiting this long after its
+	// publish fails with code expired. Defaults to 24h.
+	MaxAge time.Duration
+	// Retention is WA_JOB_RETENTION: how long a finished job's row is kept
+	// (a job id seen again within it is not sent again). Defaults to 7 days.
+	Retention time.Duration
+	// LeaseTTL is WA_LEASE_TTL, for the ingest partitions' leases. Defaults
+	// to 15s.
+	LeaseTTL time.Duration
 }
 
 func (c Config) withDefaults() Config {
 	c.Burst = max(c.Burst, 1)
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 5
-	}
-	if c.AckWait <= 0 {
-		c.AckWait = 60 * time.Second
-	}
-	if c.RetryDelay <= 0 {
-		c.RetryDelay = time.Second
-	}
-	if c.FetchWait <= 0 {
-		c.FetchWait = 5 * time.Second
-	}
-	if c.Window <= 0 {
-		c.Window = 32
-	}
-	if c.LimitsEvery <= 0 {
-		c.LimitsEvery = 30 * time.Second
-	}
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, 5)
+	c.RetryDelay = cmp.Or(c.RetryDelay, time.Second)
+	c.FetchWait = cmp.Or(c.FetchWait, 5*time.Second)
+	c.Window = cmp.Or(c.Window, 16)
+	c.LimitsEvery = cmp.Or(c.LimitsEvery, 30*time.Second)
+	c.MaxAge = cmp.Or(c.MaxAge, 24*time.Hour)
+	c.Retention = cmp.Or(c.Retention, 7*24*time.Hour)
+	c.LeaseTTL = cmp.Or(c.LeaseTTL, 15*time.Second)
 	return c
 }
 
-// window is how many jobs to fetch ahead at rate (messages a minute, 0:
-// unlimited): no fetched job may wait for its turn past half the ack wait.
-func (c Config) window(rate float64) int {
-	if rate <= 0 {
-		return c.Window
-	}
-	n := int(rate / 60 * c.AckWait.Seconds() / 2)
-	return min(max(n, 1), c.Window)
-}
-
 // Pipeline sends the jobs of the tenants connected on this worker. It is a
-// session.Listener: a tenant's consumer is bound when its session connects
-// and released when it stops being usable.
+// session.Listener: a tenant's loop starts when its session connects and
+// stops when the session stops being usable.
 type Pipeline struct {
 	cfg     Config
 	pool    *pgxpool.Pool
@@ -91,13 +83,13 @@ type Pipeline struct {
 	names   bus.Names
 	log     *slog.Logger
 	metrics *metrics
-	ledger  *ledger
-	lookups *lookups
+	store   *queue.Store
+	ingest  *ingest.Ingester
+	janitor *queue.Janitor
 	numbers *numberCache
 
 	runCtx context.Context
 	ready  chan struct{}
-	binds  chan struct{} // consumer binds in flight
 
 	mu    sync.Mutex
 	loops map[string]*loop
@@ -110,74 +102,146 @@ func New(cfg Config, pool *pgxpool.Pool, w *outbox.Writer, js jetstream.JetStrea
 	if cfg.WorkerID == "" {
 		return nil, errors.New("send: config has no worker id")
 	}
+	cfg = cfg.withDefaults()
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{
-		cfg: cfg.withDefaults(), pool: pool, js: js, names: names, metrics: m,
+	p := &Pipeline{
+		cfg: cfg, pool: pool, js: js, names: names, metrics: m,
 		log:     logger.With(slog.String("component", "send")),
-		ledger:  &ledger{w: w, worker: cfg.WorkerID},
-		lookups: newLookups(pool),
 		numbers: newNumberCache(24 * time.Hour),
 		ready:   make(chan struct{}),
-		binds:   make(chan struct{}, maxBinds),
 		loops:   map[string]*loop{},
-	}, nil
+	}
+	var qw queue.Writer
+	if w != nil {
+		qw = w
+	}
+	p.store = queue.New(pool, qw, names)
+	hooks := ingest.Hooks{
+		Failed: func(code string) {
+			m.jobs.WithLabelValues("failed", code).Inc()
+			m.dlq.Inc()
+		},
+		Replayed: m.replays.Inc,
+	}
+	p.ingest, err = ingest.New(ingest.Config{WorkerID: cfg.WorkerID, LeaseTTL: cfg.LeaseTTL, MaxAge: cfg.MaxAge, Hooks: hooks},
+		pool, qw, js, names, logger, reg)
+	if err != nil {
+		return nil, err
+	}
+	p.janitor = queue.NewJanitor(queue.JanitorConfig{Retention: cfg.Retention}, p.store, p.log, func(n int) {
+		p.metrics.jobs.WithLabelValues("failed", "expired").Add(float64(n))
+		p.metrics.dlq.Add(float64(n))
+	})
+	return p, nil
 }
 
-// maxBinds is how many consumer creations a worker has in flight at once.
-const maxBinds = 16
-
-// Run serves tenants until ctx ends and every tenant loop has stopped.
-// Start it before the session manager so that Connected finds it running,
-// and keep the outbox writer running until it returns.
+// Run serves tenants, reads this worker's share of the send stream into
+// the job table and keeps the table tidy until ctx ends and every tenant
+// loop has stopped. Start it before the session manager so that Connected
+// finds it running, and keep the outbox writer running until it returns.
+// It returns an error when it cannot subscribe to the bell.
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.runCtx = ctx
-	lookupCtx, stopLookups := context.WithCancel(context.WithoutCancel(ctx))
-	var lw sync.WaitGroup
-	lw.Go(func() { p.lookups.run(lookupCtx, 2) })
-	lw.Go(func() { p.sweepInvalid(ctx) })
-	lw.Go(func() { p.watchReconnects(ctx) })
+	sub, err := p.js.Conn().Subscribe(p.names.Bell(), p.ring)
+	if err != nil {
+		close(p.ready)
+		return err
+	}
+	sub.SetPendingLimits(-1, -1)
+	var bg sync.WaitGroup
+	bg.Go(func() { _ = p.ingest.Run(ctx) })
+	bg.Go(func() { _ = p.janitor.Run(ctx) })
+	bg.Go(func() { p.sweep(ctx) })
 	close(p.ready)
 	<-ctx.Done()
 	p.stopAll()
 	p.wg.Wait()
-	stopLookups()
-	lw.Wait()
+	_ = sub.Unsubscribe()
+	bg.Wait()
 	return nil
 }
 
-// watchReconnects interrupts every loop once the NATS connection has been
-// re-established, so that each binds again at once (see consume).
-func (p *Pipeline) watchReconnects(ctx context.Context) {
-	seen := p.js.Conn().Stats().Reconnects
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n := p.js.Conn().Stats().Reconnects
-		if n == seen || !p.js.Conn().IsConnected() {
-			continue
-		}
-		seen = n
-		p.mu.Lock()
-		loops := make([]*loop, 0, len(p.loops))
-		for _, l := range p.loops {
-			loops = append(loops, l)
-		}
-		p.mu.Unlock()
-		for _, l := range loops {
-			l.interrupt()
+// ring wakes the loops of the tenants a bell names.
+func (p *Pipeline) ring(m *nats.Msg) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for tenant := range strings.SplitSeq(string(m.Data), "\n") {
+		if l := p.loops[tenant]; l != nil {
+			l.wake()
 		}
 	}
 }
 
-// Connected implements session.Listener: it binds the tenant's consumer.
+// waitingJobs names the tenants, among those given, with jobs to send and
+// not paused (one probe of the index of live rows each).
+const waitingJobs = `SELECT t.tenant FROM unnest($1::text[]) AS t(tenant)
+WHERE EXISTS (SELECT 1 FROM wabus_job j WHERE j.tenant = t.tenant AND j.status IN ('queued', 'sending'))
+	AND NOT EXISTS (SELECT 1 FROM wabus_tenant WHERE id = t.tenant AND paused)`
+
+// sweep wakes, every FetchWait and at once after a NATS reconnect, the
+// loops whose tenants have jobs waiting: it makes up for bells that were
+// lost (published while this worker was disconnected, say).
+func (p *Pipeline) sweep(ctx context.Context) {
+	t := time.NewTicker(p.cfg.FetchWait)
+	defer t.Stop()
+	conn := p.js.Conn()
+	seen := conn.Stats().Reconnects
+	check := time.NewTicker(250 * time.Millisecond)
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-check.C:
+			if n := conn.Stats().Reconnects; n == seen || !conn.IsConnected() {
+				continue
+			} else {
+				seen = n
+			}
+		case <-t.C:
+		}
+		if err := p.wakeWaiting(ctx); err != nil && ctx.Err() == nil {
+			p.log.WarnContext(ctx, "check for waiting jobs failed", slog.String("error", err.Error()))
+		}
+	}
+}
+
+func (p *Pipeline) wakeWaiting(ctx context.Context) error {
+	p.mu.Lock()
+	tenants := make([]string, 0, len(p.loops))
+	for t := range p.loops {
+		tenants = append(tenants, t)
+	}
+	p.mu.Unlock()
+	if len(tenants) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rows, err := p.pool.Query(ctx, waitingJobs, pgx.QueryExecModeExec, tenants)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var waiting []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return err
+		}
+		waiting = append(waiting, t)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	p.ring(&nats.Msg{Data: []byte(strings.Join(waiting, "\n"))})
+	return nil
+}
+
+// Connected implements session.Listener: it starts the tenant's loop.
 func (p *Pipeline) Connected(tenant string, s *session.Session) {
 	<-p.ready
 	p.mu.Lock()
@@ -196,7 +260,7 @@ func (p *Pipeline) Connected(tenant string, s *session.Session) {
 	p.loops[tenant] = l
 	p.wg.Go(func() {
 		if old != nil {
-			<-old.done // its jobs are settled or handed back before we bind
+			<-old.done // its jobs are settled or handed back before we claim
 		}
 		l.run()
 	})

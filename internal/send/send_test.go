@@ -12,7 +12,6 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
-	"github.com/wabus/wabus/internal/send"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
@@ -135,9 +134,11 @@ func TestSameJobTwiceIsDeliveredOnce(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("order-8812 reached the recipient %d times, want once", n)
 	}
-	// both copies produced a sent event with the same id: the stream kept one
-	testenv.Eventually(t, 10*time.Second, "replay counted", func() bool {
-		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_outbox`) == 0
+	// outcomes are recorded while the next job is sent: wait for both
+	// outcomes, then for the outbox to be drained
+	testenv.Eventually(t, 10*time.Second, "marker and order-8812 recorded", func() bool {
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE status = 'sent'`) == 2 &&
+			testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_outbox`) == 0
 	})
 	sent, _ := outcomes(t, s)
 	if len(sent["order-8812"]) != 1 {
@@ -182,11 +183,16 @@ func TestBadJobsFailWithTheirCodeAndGoToTheDLQ(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "dead letters", func() bool {
 		return testenv.StreamMsgs(t, s.JS, s.Names.DLQStream()) == uint64(len(cases))
 	})
-	letters := testenv.ReadStream(t, s.JS, s.Names.DLQStream(), s.Names.DLQ("acme"))
+	// jobs that fail at ingest (no session needed) are settled before the
+	// ones that fail when sent: match the letters by their bytes
+	letters := map[string]jetstream.Msg{}
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.DLQStream(), s.Names.DLQ("acme")) {
+		letters[string(m.Data())] = m
+	}
 	for i, c := range cases {
-		m := letters[i]
-		if string(m.Data()) != c.body || m.Headers().Get("Wa-Error-Code") != c.code || m.Headers().Get("Wa-Error") == "" {
-			t.Errorf("dead letter %d: %q %v, want %q with code %s", i, m.Data(), m.Headers(), c.body, c.code)
+		m, ok := letters[c.body]
+		if !ok || m.Headers().Get("Wa-Error-Code") != c.code || m.Headers().Get("Wa-Error") == "" {
+			t.Errorf("case %d: dead letter %v, want %q with code %s", i, m, c.body, c.code)
 		}
 	}
 	_, failed := outcomes(t, s)
@@ -210,7 +216,7 @@ func TestBadJobsFailWithTheirCodeAndGoToTheDLQ(t *testing.T) {
 		t.Fatalf("%d jobs still in the send stream", n)
 	}
 	var status string
-	s.Pool.QueryRow(context.Background(), `SELECT status FROM wabus_send WHERE tenant='acme' AND job_id='ghost'`).Scan(&status)
+	s.Pool.QueryRow(context.Background(), `SELECT status FROM wabus_job WHERE tenant='acme' AND job_id='ghost'`).Scan(&status)
 	if status != "failed" {
 		t.Fatalf("ledger status of ghost = %q", status)
 	}
@@ -240,7 +246,7 @@ func TestTransientFailuresRetryInOrder(t *testing.T) {
 			t.Fatalf("delivery %d is %s, want %s (order broken by the retry)", i, d.JobID, want)
 		}
 	}
-	if got := testenv.QueryInt(t, s.Pool, `SELECT attempts FROM wabus_send WHERE tenant = 'flaky' AND job_id = 'job-00'`); got != 3 {
+	if got := testenv.QueryInt(t, s.Pool, `SELECT attempts FROM wabus_job WHERE tenant = 'flaky' AND job_id = 'job-00'`); got != 3 {
 		t.Fatalf("job-00 took %d attempts, want 3 (two injected failures)", got)
 	}
 
@@ -254,6 +260,9 @@ func TestTransientFailuresRetryInOrder(t *testing.T) {
 	if d := deliveries.All()[n]; d.JobID != "after" {
 		t.Fatalf("delivered %s, want after", d.JobID)
 	}
+	testenv.Eventually(t, 10*time.Second, "doomed's failed event", func() bool {
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("flaky", bus.KindFailed)) == 1
+	})
 	_, failed := outcomes(t, s)
 	var f event.Failed
 	if evs := failed["doomed"]; len(evs) != 1 || json.Unmarshal(evs[0].Data, &f) != nil || f.Code != event.CodeSendFailed || f.Attempts != 5 {
@@ -268,34 +277,65 @@ func TestTransientFailuresRetryInOrder(t *testing.T) {
 	}
 }
 
-// A tenant's own rate limit decides how many jobs its consumer may hold
-// unacknowledged (none waits past half the ack wait), and a change is
-// picked up without a reconnect.
-func TestTenantRateLimitShapesItsConsumer(t *testing.T) {
+// A tenant's own rate limit holds its jobs back (one claimed at a time,
+// each when a token is there), and a change is picked up without a
+// reconnect.
+func TestTenantRateLimitHoldsItsJobsBack(t *testing.T) {
 	t.Parallel()
 	s := testenv.NewStack(t)
 	nc := s.NATS.Conn(t)
 	ctx := context.Background()
-	if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id, send_rate, send_burst) VALUES ('slow', 6, 1)`); err != nil {
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id, send_rate, send_burst) VALUES ('slow', 1, 1)`); err != nil {
 		t.Fatal(err)
 	}
 	workertest.Start(t, s, workertest.Config(t, s, "w1"))
 	workertest.Pair(t, s, nc, "slow")
-	maxAckPending := func() int {
-		c, err := s.JS.Consumer(ctx, s.Names.SendStream(), send.ConsumerName("slow"))
-		if err != nil {
-			return -1
-		}
-		return c.CachedInfo().Config.MaxAckPending
+	for i := range 3 {
+		publish(t, s.JS, s.Names.Send("slow"), textJob(fmt.Sprintf("job-%d", i), "+51987654321", "hi"), "")
 	}
-	testenv.Eventually(t, 10*time.Second, "consumer bound with the tenant's limit", func() bool { return maxAckPending() == 3 })
+	sent := func() int64 {
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE tenant = 'slow' AND status = 'sent'`)
+	}
+	testenv.Eventually(t, 10*time.Second, "the first job (the burst) is sent", func() bool { return sent() == 1 })
+	// one a minute: the next token is a minute away, and nothing else was claimed
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE tenant = 'slow' AND status = 'queued'`); n != 2 {
+		t.Fatalf("%d jobs still queued behind the rate limit, want 2", n)
+	}
 	if _, err := s.Pool.Exec(ctx, `UPDATE wabus_tenant SET send_rate = NULL, send_burst = NULL WHERE id = 'slow'`); err != nil {
 		t.Fatal(err)
 	}
-	// the worker's default here is no limit: the whole window
-	testenv.Eventually(t, 45*time.Second, "consumer bound again without the limit", func() bool { return maxAckPending() == 32 })
-	publish(t, s.JS, s.Names.Send("slow"), textJob("after-change", "+51987654321", "hi"), "")
-	testenv.Eventually(t, 10*time.Second, "a job after the change is sent", func() bool {
-		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("slow", bus.KindSent)) == 1
+	// the worker's default here is no limit; the change applies within half a minute
+	testenv.Eventually(t, 45*time.Second, "the held jobs are sent once the limit is gone", func() bool { return sent() == 3 })
+}
+
+// A job that waits past WA_SEND_MAX_AGE (its tenant is not connected)
+// fails with code expired, event and dead letter, instead of vanishing; so
+// does one whose not_after passes while it waits.
+func TestAJobWaitingPastItsDeadlineFailsExpired(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	cfg := workertest.Config(t, s, "w1")
+	cfg.SendMaxAge = 2 * time.Second
+	workertest.Start(t, s, cfg)
+	soon := time.Now().Add(time.Second).Format(time.RFC3339Nano)
+	publish(t, s.JS, s.Names.Send("nobody"), textJob("old", "+51987654321", "hi"), "")
+	publish(t, s.JS, s.Names.Send("nobody"), []byte(`{"id":"soon","to":"+51987654321","text":"hi","not_after":"`+soon+`"}`), "")
+	testenv.Eventually(t, 30*time.Second, "both fail expired", func() bool {
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("nobody", bus.KindFailed)) == 2
 	})
+	_, failed := outcomes(t, s)
+	for _, id := range []string{"old", "soon"} {
+		var f event.Failed
+		if evs := failed[id]; len(evs) != 1 || json.Unmarshal(evs[0].Data, &f) != nil || f.Code != event.CodeExpired {
+			t.Fatalf("%s: %d failed events, data %+v; want one expired", id, len(failed[id]), f)
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, "dead letters", func() bool {
+		return len(testenv.ReadStream(t, s.JS, s.Names.DLQStream(), s.Names.DLQ("nobody"))) == 2
+	})
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.DLQStream(), s.Names.DLQ("nobody")) {
+		if m.Headers().Get("Wa-Error-Code") != event.CodeExpired {
+			t.Fatalf("dead letter %v", m.Headers())
+		}
+	}
 }

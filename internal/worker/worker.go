@@ -92,7 +92,8 @@ func (p *parts) build(store sessionStore) error {
 	if err != nil {
 		return err
 	}
-	p.sender, err = send.New(send.Config{WorkerID: p.cfg.WorkerID, Rate: p.cfg.SendRate, Burst: p.cfg.SendBurst},
+	p.sender, err = send.New(send.Config{WorkerID: p.cfg.WorkerID, Rate: p.cfg.SendRate, Burst: p.cfg.SendBurst,
+		MaxAge: p.cfg.SendMaxAge, Retention: p.cfg.JobRetention, LeaseTTL: p.cfg.LeaseTTL},
 		p.pool, p.writer, p.js, p.names, p.log, p.reg)
 	if err != nil {
 		return err
