@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -100,6 +101,19 @@ func TestConsole(t *testing.T) {
 	b.click("send-submit")
 	b.waitText("event-row", "sent")
 
+	// Paused, a job waits queued in the jobs table; resumed, it is sent.
+	b.click("pause-toggle")
+	b.waitFor("the Resume button", func() bool { t := b.texts("pause-toggle"); return len(t) == 1 && t[0] == "Resume" })
+	wantStatus(t, e.do(t, http.MethodPost, "/v1/sessions/web1/messages",
+		map[string]any{"id": "paused-1", "to": "+51987654322", "text": "en pausa"}), http.StatusAccepted)
+	b.waitFor("paused-1 queued in the jobs table", func() bool { return b.jobStatus("paused-1") == "queued" })
+	if got := e.do(t, http.MethodGet, "/v1/sessions/web1/jobs?status=queued", nil).json(t); !strings.Contains(fmt.Sprint(got["jobs"]), "paused-1") {
+		t.Fatalf("queued jobs while paused: %v", got)
+	}
+	b.click("pause-toggle")
+	b.waitFor("paused-1 sent", func() bool { return b.jobStatus("paused-1") == "sent" })
+	b.waitText("event-row", "paused-1")
+
 	// A contact's markup is shown as text, never run or rendered.
 	markup := `<img src=x onerror=alert(1)>`
 	if rep := requestBody(t, e, "web1", "inbound", map[string]any{"from": "+51900000001", "text": markup, "id": "XSS1"}); rep["code"] != nil {
@@ -168,4 +182,12 @@ func requestBody(t *testing.T, e *env, tenant, op string, body any) map[string]a
 		t.Fatalf("reply to %s: %v: %s", op, err, msg.Data)
 	}
 	return rep
+}
+
+// jobStatus is the data-status of the job row of id ("" when not shown).
+func (b *browser) jobStatus(id string) string {
+	b.t.Helper()
+	var v string
+	b.js(&v, `const e = document.querySelector('[data-testid="job-row"][data-id="'+arguments[0]+'"]'); return e ? e.dataset.status : "";`, id)
+	return v
 }
