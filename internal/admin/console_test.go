@@ -116,10 +116,10 @@ func TestConsole(t *testing.T) {
 
 	// A contact's markup is shown as text, never run or rendered.
 	markup := `<img src=x onerror=alert(1)>`
-	if rep := requestBody(t, e, "web1", "inbound", map[string]any{"from": "+51900000001", "text": markup, "id": "XSS1"}); rep["code"] != nil {
+	if rep := requestBody(t, e, "web1", "inbound", map[string]any{"from": "+51900000001", "push_name": markup, "text": markup + " hola", "id": "XSS1"}); rep["code"] != nil {
 		t.Fatalf("inbound: %v", rep)
 	}
-	b.waitText("event-row", markup)
+	b.waitText("event-row", markup+": "+markup+" hola") // push name, then text
 	var imgs int
 	b.js(&imgs, `return document.querySelectorAll('main img:not([data-testid="qr-image"])').length;`)
 	if imgs != 0 {
