@@ -131,7 +131,7 @@ func TestConformanceSendErrorAcks(t *testing.T) {
 	if len(fs) != 1 || fs[0].Code != event.CodeSendFailed || fs[0].Attempts != 1 || !strings.Contains(fs[0].Error, "479") {
 		t.Fatalf("failed events of the refused job %+v, want send_failed after one attempt", fs)
 	}
-	attempts := testenv.QueryInt(t, s.Pool, `SELECT attempts FROM wabus_send WHERE tenant = 'acme' AND job_id = 'throttled'`)
+	attempts := testenv.QueryInt(t, s.Pool, `SELECT attempts FROM wabus_job WHERE tenant = 'acme' AND job_id = 'throttled'`)
 	if attempts != 2 {
 		t.Fatalf("throttled job took %d attempts, want 2", attempts)
 	}
