@@ -27,7 +27,7 @@ fmt-check:
 
 ## bench: the benchmarks whose figures docs/BENCHMARKS.md quotes
 bench: tools
-	go test -run '^$$' -bench . -benchtime 20000x ./internal/outbox/ ./internal/send/
+	go test -run '^$$' -bench . -benchtime 20000x ./internal/outbox/ ./internal/queue/ ./internal/send/
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/session/
 
 ## load: the full load and fault run (every scenario; a few minutes)

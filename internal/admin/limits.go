@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"strings"
+
+	"github.com/wabus/wabus/internal/bus"
 )
 
 // Bounds of a tenant's own send rate limit.
@@ -90,7 +92,8 @@ func (l limits) store(ctx context.Context, s *Server, tenant string) error {
 	}
 	if l.paused != nil && !*l.paused {
 		// a lost bell is made up for by the owner's periodic check
-		_ = s.nc.Publish(s.names.Bell(), []byte(tenant))
+		body, _ := json.Marshal(bus.BellMessage{Tenants: []string{tenant}})
+		_ = s.nc.Publish(s.names.Bell(), body)
 	}
 	return nil
 }

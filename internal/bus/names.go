@@ -104,8 +104,14 @@ func (n Names) SendTenant(subject string) string {
 }
 
 // Bell is where ingest rings the owners of tenants that got new jobs (core
-// NATS; the body lists the tenants, one a line): <p>.bell.
+// NATS, a BellMessage): <p>.bell.
 func (n Names) Bell() string { return n.prefix + ".bell" }
+
+// BellMessage is the body of a bell: the tenants that may have jobs to
+// send now.
+type BellMessage struct {
+	Tenants []string `json:"tenants"`
+}
 
 // Event is the subject of a tenant's events of kind: <p>.events.<tenant>.<kind>.
 func (n Names) Event(tenant, kind string) string {

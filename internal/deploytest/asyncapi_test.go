@@ -134,6 +134,7 @@ var decoders = map[string]decoder{
 	"CtlRequest":    strictly[ctl.Request](),
 	"CtlReply":      strictly[ctl.Reply](),
 	"PairingEvent":  decodePairingEvent,
+	"Bell":          decodeBell,
 	"SimRequest":    strictly[struct{}](),
 	"SimInbound":    strictly[simInbound](),
 	"SimFailSends":  strictly[simFailSends](),
@@ -238,7 +239,7 @@ func checkSubject(ev event.Event, data json.RawMessage) error {
 }
 
 var failureCodes = []string{event.CodeInvalidJob, event.CodeInvalidRecipient, event.CodeNotOnWhatsApp,
-	event.CodeMediaInvalid, event.CodeMediaTooLarge, event.CodeExpired, event.CodeLoggedOut, event.CodeSendFailed,
+	event.CodeMediaInvalid, event.CodeMediaTooLarge, event.CodeExpired, event.CodeCancelled, event.CodeLoggedOut, event.CodeSendFailed,
 	event.CodeRestricted}
 
 // decodeDeadLetter: the headers carry a failure code and the error; a job
@@ -261,6 +262,20 @@ func decodeDeadLetter(ex example) error {
 	}
 	if ex.headers["Wa-Job-Id"] != j.ID {
 		return fmt.Errorf("Wa-Job-Id %q, want %q", ex.headers["Wa-Job-Id"], j.ID)
+	}
+	return nil
+}
+
+// decodeBell: a bus.BellMessage naming valid tenants.
+func decodeBell(ex example) error {
+	var b bus.BellMessage
+	if err := strict(ex.payload, &b); err != nil {
+		return err
+	}
+	for _, tenant := range b.Tenants {
+		if !bus.ValidTenant(tenant) {
+			return fmt.Errorf("tenant %q is not a tenant id", tenant)
+		}
 	}
 	return nil
 }
@@ -317,7 +332,7 @@ func TestAsyncAPISubjects(t *testing.T) {
 	t.Parallel()
 	n := bus.NewNames("wa")
 	const tenant, worker = "{tenant}", "{worker}"
-	want := []string{n.Send(tenant), n.DLQ(tenant), n.Pairing(tenant),
+	want := []string{n.Send(tenant), n.DLQ(tenant), n.Pairing(tenant), n.Bell(),
 		n.Worker(worker) + ".ctl." + tenant + ".{op}", n.Worker(worker) + ".sim." + tenant + ".{op}"}
 	for _, k := range []string{bus.KindMessage, bus.KindSent, bus.KindFailed, bus.KindReceipt, bus.KindSession} {
 		want = append(want, n.Event(tenant, k))

@@ -2,10 +2,10 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/retry"
 )
@@ -264,7 +265,8 @@ func (g *Ingester) ring(tenants []string) {
 	if len(tenants) == 0 {
 		return
 	}
-	if err := g.js.Conn().Publish(g.names.Bell(), []byte(strings.Join(tenants, "\n"))); err != nil {
+	body, _ := json.Marshal(bus.BellMessage{Tenants: tenants})
+	if err := g.js.Conn().Publish(g.names.Bell(), body); err != nil {
 		g.log.Debug("ring owners", slog.String("error", err.Error()))
 	}
 }

@@ -9,11 +9,11 @@ import (
 	"github.com/wabus/wabus/internal/outbox"
 )
 
-// SentEventID is the id of the sent event of a job.
-func SentEventID(tenant, jobID string) string { return event.StableID(tenant, bus.KindSent, jobID) }
+// sentEventID is the id of the sent event of a job.
+func sentEventID(tenant, jobID string) string { return event.StableID(tenant, bus.KindSent, jobID) }
 
-// FailedEventID is the id of the failed event of a job.
-func FailedEventID(tenant, jobID string) string {
+// failedEventID is the id of the failed event of a job.
+func failedEventID(tenant, jobID string) string {
 	return event.StableID(tenant, bus.KindFailed, jobID)
 }
 
@@ -24,14 +24,14 @@ func report(names bus.Names, j *Job) (outbox.Message, error) {
 		if j.SentAt != nil {
 			at = *j.SentAt
 		}
-		ev, err := event.New(j.Tenant, event.TypeSent, SentEventID(j.Tenant, j.ID), j.ID, at,
+		ev, err := event.New(j.Tenant, event.TypeSent, sentEventID(j.Tenant, j.ID), j.ID, at,
 			event.Sent{JobID: j.ID, MessageID: j.MessageID, To: j.To, ToJID: j.ToJID, Timestamp: at})
 		if err != nil {
 			return outbox.Message{}, err
 		}
 		return outbox.Event(names.Event(j.Tenant, bus.KindSent), ev)
 	}
-	ev, err := event.New(j.Tenant, event.TypeFailed, FailedEventID(j.Tenant, j.ID), j.ID, time.Now(),
+	ev, err := event.New(j.Tenant, event.TypeFailed, failedEventID(j.Tenant, j.ID), j.ID, time.Now(),
 		event.Failed{JobID: j.ID, To: j.To, Code: j.Code, Error: j.Error, Attempts: max(j.Attempts, 1)})
 	if err != nil {
 		return outbox.Message{}, err

@@ -31,8 +31,17 @@ var benchTenants = func() int {
 	return 1000
 }()
 
+// benchRate paces BenchmarkSendEndToEnd's publisher at WABUS_BENCH_RATE
+// jobs a second (0: as fast as JetStream takes them).
+var benchRate = func() float64 {
+	r, _ := strconv.ParseFloat(os.Getenv("WABUS_BENCH_RATE"), 64)
+	return max(r, 0)
+}()
+
 // BenchmarkSendEndToEnd publishes b.N jobs round-robin over 1,000 paired
-// sim tenants (rate limit off; WABUS_BENCH_TENANTS changes the count) and
+// sim tenants (rate limit off; WABUS_BENCH_TENANTS changes the count,
+// WABUS_BENCH_RATE paces the publisher, to measure latency below the
+// maximum rate) and
 // stops the clock when the last sent event arrives: JetStream, ingest into
 // the job table, claim, send, outcome and outbox relay. It reports jobs/s and publish→sent latency percentiles.
 // Compare with BenchmarkBaselineJetStream and BenchmarkBaselinePostgres
@@ -74,7 +83,13 @@ func BenchmarkSendEndToEnd(b *testing.B) {
 	sub.SetPendingLimits(-1, -1)
 	nc.Flush()
 	b.ResetTimer()
+	start := time.Now()
 	for i := range b.N {
+		if benchRate > 0 { // paced: job i is due at i/rate
+			if ahead := time.Until(start.Add(time.Duration(float64(i) / benchRate * float64(time.Second)))); ahead > time.Millisecond {
+				time.Sleep(ahead)
+			}
+		}
 		tenant := fmt.Sprintf("t%04d", i%benchTenants)
 		body, _ := json.Marshal(map[string]string{"id": fmt.Sprintf("j%d", i), "to": "+51987654321", "text": "hola"})
 		mu.Lock()
@@ -83,7 +98,7 @@ func BenchmarkSendEndToEnd(b *testing.B) {
 		if _, err := s.JS.PublishAsync(s.Names.Send(tenant), body, jetstream.WithMsgID(fmt.Sprintf("j%d", i))); err != nil {
 			b.Fatal(err)
 		}
-		if i%1000 == 999 {
+		if i%1000 == 999 || benchRate > 0 && i%50 == 49 {
 			<-s.JS.PublishAsyncComplete()
 		}
 	}

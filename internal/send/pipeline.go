@@ -3,9 +3,9 @@ package send
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -166,9 +166,17 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 // ring wakes the loops of the tenants a bell names.
 func (p *Pipeline) ring(m *nats.Msg) {
+	var b bus.BellMessage
+	if err := json.Unmarshal(m.Data, &b); err != nil {
+		return
+	}
+	p.wake(b.Tenants)
+}
+
+func (p *Pipeline) wake(tenants []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for tenant := range strings.SplitSeq(string(m.Data), "\n") {
+	for _, tenant := range tenants {
 		if l := p.loops[tenant]; l != nil {
 			l.wake()
 		}
@@ -237,7 +245,7 @@ func (p *Pipeline) wakeWaiting(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	p.ring(&nats.Msg{Data: []byte(strings.Join(waiting, "\n"))})
+	p.wake(waiting)
 	return nil
 }
 
