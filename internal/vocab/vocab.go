@@ -1,0 +1,41 @@
+// Package vocab is the gateway's vocabulary, defined once: the content kinds
+// of a send job and of an inbound message, the session states, and the event
+// kinds with their subject token and CloudEvents type (CONTRACT's tables).
+// It imports nothing of the gateway, so every package can use it.
+package vocab
+
+// Content kinds: the content key of a send job, the `type` of a simulator
+// delivered notice and of an inbound message event.
+const (
+	ContentText     = "text"
+	ContentDocument = "document"
+	ContentImage    = "image"
+	ContentAudio    = "audio"
+	ContentVideo    = "video"
+	ContentSticker  = "sticker"
+	ContentReaction = "reaction"
+	ContentEdit     = "edit"
+	ContentRevoke   = "revoke"
+	ContentLocation = "location"
+	ContentContact  = "contact"
+	ContentPoll     = "poll"
+	// ContentRead is a send job that marks messages read; it sends no message.
+	ContentRead = "read"
+	// ContentPollVote is an inbound vote on a poll (never sent by a job).
+	ContentPollVote = "poll_vote"
+	// ContentOther is an inbound message of a kind the gateway does not map.
+	ContentOther = "other"
+)
+
+// MediaKinds are the content kinds that carry an attachment.
+var MediaKinds = []string{ContentDocument, ContentImage, ContentAudio, ContentVideo, ContentSticker}
+
+// IsMedia reports whether kind carries an attachment.
+func IsMedia(kind string) bool {
+	for _, k := range MediaKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
