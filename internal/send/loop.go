@@ -83,7 +83,15 @@ func (l *loop) run() {
 	}
 	l.checked = time.Now()
 	backoff := retry.Backoff{Min: claimPause, Max: maxClaimPause}
-	for l.ctx.Err() == nil && l.sess.Usable() {
+	for l.ctx.Err() == nil {
+		if !l.sess.Usable() {
+			// the lease's renewal is late, or the connection is going: the
+			// session says Disconnected when it is gone for good, which
+			// ends the loop; until then wait, since a late renewal that
+			// comes through brings no new Connected
+			l.idle()
+			continue
+		}
 		select { // a bell from now on means a claim after this one may find more
 		case <-l.bell:
 		default:
@@ -147,8 +155,7 @@ func (l *loop) token() bool {
 	}
 }
 
-// idle waits for a bell, checking every FetchWait that the session is
-// still usable.
+// idle waits for a bell, or until the next check every FetchWait.
 func (l *loop) idle() {
 	t := time.NewTicker(l.p.cfg.FetchWait)
 	defer t.Stop()
