@@ -186,17 +186,22 @@ func (k *Keeper) Release(ctx context.Context, tenant string) error {
 	return nil
 }
 
-// Forget drops tenant's lease without stopping its session: for a session
-// that ended by itself (logged out, pairing over). It deletes the lease row.
-func (k *Keeper) Forget(ctx context.Context, tenant string) error {
+// Forget drops lease l without stopping its session: for a session that
+// ended by itself (logged out, pairing over). It deletes the lease row. A
+// newer lease of the same tenant (granted while the old session ended) is
+// kept.
+func (k *Keeper) Forget(ctx context.Context, l Lease) error {
 	k.mu.Lock()
-	epoch, ok := k.held[tenant]
-	delete(k.held, tenant)
+	epoch, ok := k.held[l.Tenant]
+	ok = ok && epoch == l.Epoch
+	if ok {
+		delete(k.held, l.Tenant)
+	}
 	k.mu.Unlock()
 	if !ok {
 		return nil
 	}
-	if _, err := k.pool.Exec(ctx, deleteLease, tenant, k.cfg.WorkerID, epoch); err != nil {
+	if _, err := k.pool.Exec(ctx, deleteLease, l.Tenant, k.cfg.WorkerID, epoch); err != nil {
 		return fmt.Errorf("release lease: %w", err)
 	}
 	k.metrics.released.Inc()

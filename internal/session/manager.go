@@ -167,12 +167,12 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 // Start implements lease.Owner: it starts tenant's session under l.
+// An old session of the tenant is stopped first, outside m.mu: a session
+// ending by itself takes m.mu (ended) before it is done.
 func (m *Manager) Start(l lease.Lease) {
+	m.Stop(l.Tenant)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old := m.sessions[l.Tenant]; old != nil {
-		old.stop()
-	}
 	s := newSession(m, l)
 	m.sessions[l.Tenant] = s
 	m.wg.Go(func() { s.run(s.ctx) })
@@ -222,7 +222,7 @@ func (m *Manager) ended(s *Session) {
 		delete(m.sessions, s.tenant)
 	}
 	m.mu.Unlock()
-	if err := m.keeper.Forget(context.WithoutCancel(s.ctx), s.tenant); err != nil {
+	if err := m.keeper.Forget(context.WithoutCancel(s.ctx), s.lease); err != nil {
 		m.log.Warn("lease release failed", slog.String("tenant", s.tenant), slog.String("error", err.Error()))
 	}
 }
