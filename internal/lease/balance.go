@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -210,13 +211,18 @@ func (k *Keeper) Forget(ctx context.Context, l Lease) error {
 
 const deleteWorker = `DELETE FROM wabus_worker WHERE id = $1`
 
-// shutdown stops every session, then releases the leases and the worker row.
+// shutdown stops every session and releases its lease, all at once, then
+// removes the worker row.
 func (k *Keeper) shutdown(ctx context.Context) {
+	var wg sync.WaitGroup
 	for _, t := range k.tenants() {
-		if err := k.Release(ctx, t); err != nil {
-			k.log.WarnContext(ctx, "lease release failed", slog.String("tenant", t), slog.String("error", err.Error()))
-		}
+		wg.Go(func() {
+			if err := k.Release(ctx, t); err != nil {
+				k.log.WarnContext(ctx, "lease release failed", slog.String("tenant", t), slog.String("error", err.Error()))
+			}
+		})
 	}
+	wg.Wait()
 	if _, err := k.pool.Exec(ctx, deleteWorker, k.cfg.WorkerID); err != nil {
 		k.log.WarnContext(ctx, "worker row not removed", slog.String("error", err.Error()))
 	}
