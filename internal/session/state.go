@@ -14,6 +14,7 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/retry"
 )
 
 // change is one state transition of a session.
@@ -40,8 +41,10 @@ INSERT INTO wabus_outbox (event_id, subject, payload, headers)
 SELECT o.* FROM unnest($10::text[], $11::text[], $12::bytea[], $13::bytea[]) AS o, u`
 
 // transition records c in wabus_tenant and as a session event, in one
-// statement fenced by the lease. It returns false only when a newer owner
-// exists; a database error is logged and the session carries on.
+// statement fenced by the lease. It returns false when a newer owner
+// exists. A database error is logged and the write tried again after a
+// growing delay, while the lease is valid and ctx lasts; once the lease
+// is no longer valid it returns false too.
 func (s *Session) transition(ctx context.Context, c change) bool {
 	s.mu.Lock()
 	s.state = c.state
@@ -68,17 +71,38 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 		return true
 	}
 	cols := outbox.Columns(msg)
-	rows, err := s.m.deps.Writer.Do(ctx, updateState, s.tenant, s.m.cfg.WorkerID, s.lease.Epoch,
-		c.state, jid, c.reason, reconnect, ban, c.clearDevice, cols[0], cols[1], cols[2], cols[3])
-	switch {
-	case err != nil && ctx.Err() == nil:
-		s.log.WarnContext(ctx, "session state not recorded", slog.String("state", c.state), slog.String("error", err.Error()))
-	case err == nil && rows == 0:
-		return false
-	case err == nil:
-		s.log.InfoContext(ctx, "session state", slog.String("state", c.state), slog.String("reason", c.reason))
+	write := func() (int64, error) {
+		return s.m.deps.Writer.Do(ctx, updateState, s.tenant, s.m.cfg.WorkerID, s.lease.Epoch,
+			c.state, jid, c.reason, reconnect, ban, c.clearDevice, cols[0], cols[1], cols[2], cols[3])
 	}
+	rows, err := s.retryWrite(ctx, c.state, write)
+	switch {
+	case err != nil:
+		return ctx.Err() != nil // ended: the next owner records its own state
+	case rows == 0:
+		return false
+	}
+	s.log.InfoContext(ctx, "session state", slog.String("state", c.state), slog.String("reason", c.reason))
 	return true
+}
+
+// stateRetry paces the retries of a state write that failed.
+var stateRetry = retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+
+// retryWrite runs write until it succeeds, ctx ends or the lease is no
+// longer valid; it returns write's last result.
+func (s *Session) retryWrite(ctx context.Context, state string, write func() (int64, error)) (int64, error) {
+	b := stateRetry
+	for {
+		rows, err := write()
+		if err == nil || ctx.Err() != nil {
+			return rows, err
+		}
+		s.log.WarnContext(ctx, "session state not recorded", slog.String("state", state), slog.String("error", err.Error()))
+		if !s.m.keeper.Valid(s.lease) || !retry.Sleep(ctx, b.Next()) {
+			return rows, err
+		}
+	}
 }
 
 const setDevice = `UPDATE wabus_tenant SET device_jid = $4, jid = $4 WHERE id = $1 AND ` + fence
