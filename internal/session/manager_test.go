@@ -1,0 +1,146 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/lease"
+	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/testenv"
+)
+
+// newIdleManager builds a Manager on the simulator that is not running:
+// tests drive its lease.Owner methods themselves.
+func newIdleManager(t *testing.T, s *testenv.Stack) *Manager {
+	t.Helper()
+	log := testLogger()
+	reg := prometheus.NewRegistry()
+	driver, err := sim.New(sim.Config{WorkerID: "w1", Names: s.Names}, s.Pool, s.NATS.Conn(t), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = driver.Close() })
+	relay, err := outbox.NewRelay(outbox.RelayConfig{}, s.Pool, s.NATS.JetStream(t), log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{WorkerID: "w1"}, Deps{Pool: s.Pool, Store: OpenStore(s.Pool, log), Driver: driver,
+		NATS: s.NATS.Conn(t), JS: s.NATS.JetStream(t), Names: s.Names, Logger: log, Registry: reg,
+		Writer: outbox.NewWriter(s.Pool, relay.Notify)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	m.runCtx = ctx
+	return m
+}
+
+// A new lease for a tenant whose old session is ending by itself at that
+// moment (logged out, say) starts the new session: the old one's ending
+// does not wait on the Manager that waits on it.
+func TestStartWhileOldSessionEndsByItself(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	m := newIdleManager(t, s)
+	old := &Session{m: m, tenant: "acme", ctx: m.runCtx, done: make(chan struct{})}
+	old.cancel = func() { // the run loop is past its last step: it ends
+		go func() {
+			m.ended(old)
+			close(old.done)
+		}()
+	}
+	m.sessions["acme"] = old
+
+	started := make(chan struct{})
+	go func() {
+		m.Start(lease.Lease{Tenant: "acme", Epoch: 2})
+		close(started)
+	}()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Start still blocked 30s after the old session ended: deadlock")
+	}
+	if cur := m.session("acme"); cur == nil || cur == old || cur.lease.Epoch != 2 {
+		t.Fatalf("session after Start = %+v, want the new one under epoch 2", cur)
+	}
+	m.Stop("acme")
+}
+
+// A stopping worker leaves the control queue group before it releases its
+// tenants: a request sent while it releases them is not taken by it (with
+// other workers running, one of them answers).
+func TestStoppingWorkerTakesNoControlRequestsWhileReleasing(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "acme")
+	w := startWorker(t, s, "w1", Config{})
+	pair(t, s, nc, "acme")
+
+	asked := make(chan error, 1)
+	var once sync.Once
+	w.M.mu.Lock()
+	w.M.testHookStop = func(string) {
+		once.Do(func() {
+			_, err := nc.Request(s.Names.Ctl("acme", ctl.OpReconnect), nil, 5*time.Second)
+			asked <- err
+		})
+	}
+	w.M.mu.Unlock()
+	w.stop()
+	select {
+	case err := <-asked:
+		if !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("request while releasing: err %v, want no responders", err)
+		}
+	default:
+		t.Fatal("the worker released its tenants without stopping acme's session")
+	}
+}
+
+// failStateWrites makes the first n writes of state to wabus_tenant fail
+// (a sequence counts them: it is not rolled back with the failed write).
+func failStateWrites(t *testing.T, s *testenv.Stack, state string, n int) {
+	t.Helper()
+	_, err := s.Pool.Exec(context.Background(), `CREATE SEQUENCE test_fail_seq;
+CREATE FUNCTION test_fail_state() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.state = '`+state+`' AND nextval('test_fail_seq') <= `+fmt.Sprint(n)+` THEN
+		RAISE EXCEPTION 'injected failure';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER test_fail_state BEFORE UPDATE ON wabus_tenant FOR EACH ROW EXECUTE FUNCTION test_fail_state()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A state change whose write fails (Postgres restarting, say) is written
+// again until it is recorded: the row and its session event are not lost.
+func TestStateWriteIsRetriedAfterADatabaseError(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "acme")
+	startWorker(t, s, "w1", Config{})
+	failStateWrites(t, s, StateConnected, 2)
+	pair(t, s, nc, "acme") // waits for the row to say connected
+	testenv.Eventually(t, 10*time.Second, "connected event on the bus", func() bool {
+		return hasState(sessionEvents(t, s, "acme"), StateConnected)
+	})
+}
