@@ -1,9 +1,13 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,4 +147,61 @@ func TestStateWriteIsRetriedAfterADatabaseError(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "connected event on the bus", func() bool {
 		return hasState(sessionEvents(t, s, "acme"), StateConnected)
 	})
+}
+
+// syncBuffer is a bytes.Buffer that many goroutines may write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fullJID is a user JID whose number is whole: seven digits or more
+// before the device or the server.
+var fullJID = regexp.MustCompile(`\d{7,}(:\d+)?@(s\.whatsapp\.net|lid)`)
+
+// A worker that discards a paired device (its tenant was deleted during
+// pairing) says so at WARN without the device's phone number in full.
+func TestDiscardedDeviceIsLoggedWithoutItsNumber(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "gone")
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	driver, err := sim.New(sim.Config{WorkerID: "w1", Names: s.Names}, s.Pool, nc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = driver.Close() })
+	w := runTestWorker(t, s, "w1", Config{LeaseTTL: time.Hour}, driver, log, nil)
+	if rep := ask(t, nc, s.Names.Ctl("gone", ctl.OpPair), nil); rep.QR == "" {
+		t.Fatalf("pair: %+v", rep)
+	}
+	if _, err := s.Pool.Exec(context.Background(), `DELETE FROM wabus_tenant WHERE id = 'gone'`); err != nil {
+		t.Fatal(err)
+	}
+	if rep := ask(t, nc, s.Names.Sim("gone", "scan"), nil); rep.Error != "" {
+		t.Fatalf("scan: %+v", rep)
+	}
+	testenv.Eventually(t, 10*time.Second, "session ended", func() bool { return w.M.Session("gone") == nil })
+	out := logs.String()
+	if !strings.Contains(out, "paired a device that cannot be kept") {
+		t.Fatalf("no warning about the discarded device in %s", out)
+	}
+	if m := fullJID.FindString(out); m != "" {
+		t.Fatalf("a full JID %s is in the logs:\n%s", m, out)
+	}
 }
