@@ -18,6 +18,7 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
@@ -102,6 +103,7 @@ type Manager struct {
 	log     *slog.Logger
 	metrics *metrics
 	keeper  *lease.Keeper
+	jobs    *queue.Store  // the tenants' jobs, failed when a tenant is logged out
 	connect chan struct{} // semaphore bounding concurrent connects
 
 	runCtx context.Context // set by Run; sessions derive from it
@@ -134,6 +136,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		log:      deps.Logger.With(slog.String("component", "session")),
 		sessions: map[string]*Session{},
 		connect:  make(chan struct{}, cfg.RestoreConcurrency),
+		jobs:     queue.New(deps.Pool, deps.Writer, deps.Names),
 	}
 	var err error
 	if m.metrics, err = newMetrics(deps.Registry, m); err != nil {

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,12 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/testenv"
 )
@@ -204,4 +209,57 @@ func TestDiscardedDeviceIsLoggedWithoutItsNumber(t *testing.T) {
 	if m := fullJID.FindString(out); m != "" {
 		t.Fatalf("a full JID %s is in the logs:\n%s", m, out)
 	}
+}
+
+// A tenant that WhatsApp logs out cannot send until someone pairs it
+// again: its waiting jobs, and the one being sent, fail with logged_out
+// (failed event and dead letter) in the transaction that records the
+// logout.
+func TestLoggedOutTenantsJobsFailWithLoggedOut(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	migrate(t, s)
+	nc := s.NATS.Conn(t)
+	createTenant(t, s, "acme")
+	startWorker(t, s, "w1", Config{})
+	pair(t, s, nc, "acme")
+	ctx := context.Background()
+	if _, err := s.Pool.Exec(ctx, `UPDATE wabus_tenant SET paused = true WHERE id = 'acme'`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var arrivals []queue.Arrival
+	for i, id := range []string{"j1", "j2"} {
+		arrivals = append(arrivals, queue.Arrival{Tenant: "acme", JobID: id, Seq: uint64(i + 1), To: "51987654321",
+			Kind: "text", Payload: []byte(`{"id":"` + id + `","to":"51987654321","text":"hi"}`),
+			PublishedAt: now, ExpiresAt: now.Add(time.Hour)})
+	}
+	if err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		_, err := queue.Insert(ctx, tx, s.Names, arrivals)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool.Exec(ctx, `UPDATE wabus_job SET status = 'sending' WHERE job_id = 'j1'`); err != nil {
+		t.Fatal(err)
+	}
+
+	if rep := ask(t, nc, s.Names.Sim("acme", "logout"), nil); rep.Error != "" {
+		t.Fatalf("logout: %+v", rep)
+	}
+	waitState(t, s, "acme", StateLoggedOut)
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE status = 'failed' AND code = $1`, event.CodeLoggedOut); n != 2 {
+		t.Fatalf("%d of 2 jobs failed with logged_out", n)
+	}
+	testenv.Eventually(t, 10*time.Second, "failed events and dead letters on the bus", func() bool {
+		evs := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", bus.KindFailed))
+		for _, m := range evs {
+			var ev event.Event
+			var d event.Failed
+			if json.Unmarshal(m.Data(), &ev) != nil || json.Unmarshal(ev.Data, &d) != nil || d.Code != event.CodeLoggedOut {
+				t.Fatalf("failed event %s, want code logged_out", m.Data())
+			}
+		}
+		return len(evs) == 2 && testenv.SubjectMsgs(t, s.JS, s.Names.DLQStream(), s.Names.DLQ("acme")) == 2
+	})
 }

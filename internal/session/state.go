@@ -71,9 +71,11 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 		return true
 	}
 	cols := outbox.Columns(msg)
-	write := func() (int64, error) {
-		return s.m.deps.Writer.Do(ctx, updateState, s.tenant, s.m.cfg.WorkerID, s.lease.Epoch,
-			c.state, jid, c.reason, reconnect, ban, c.clearDevice, cols[0], cols[1], cols[2], cols[3])
+	args := []any{s.tenant, s.m.cfg.WorkerID, s.lease.Epoch,
+		c.state, jid, c.reason, reconnect, ban, c.clearDevice, cols[0], cols[1], cols[2], cols[3]}
+	write := func() (int64, error) { return s.m.deps.Writer.Do(ctx, updateState, args...) }
+	if c.state == StateLoggedOut {
+		write = func() (int64, error) { return s.loggedOutWrite(ctx, c.reason, args) }
 	}
 	rows, err := s.retryWrite(ctx, c.state, write)
 	switch {
@@ -84,6 +86,23 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 	}
 	s.log.InfoContext(ctx, "session state", slog.String("state", c.state), slog.String("reason", c.reason))
 	return true
+}
+
+// loggedOutWrite writes the logged_out state (updateState with args) and,
+// when the fence holds, fails the tenant's waiting jobs and the one being
+// sent with code logged_out, in one transaction: nobody can send them
+// until the tenant is paired again.
+func (s *Session) loggedOutWrite(ctx context.Context, reason string, args []any) (int64, error) {
+	var rows int64
+	err := s.m.deps.Writer.Tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, updateState, args...)
+		if rows = tag.RowsAffected(); err != nil || rows == 0 {
+			return err
+		}
+		_, err = s.m.jobs.FailTenant(ctx, tx, s.tenant, event.CodeLoggedOut, "the device was logged out: "+reason)
+		return err
+	})
+	return rows, err
 }
 
 // stateRetry paces the retries of a state write that failed.
