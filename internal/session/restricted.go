@@ -18,7 +18,7 @@ const restrictedEvery = time.Minute
 
 // recordRestricted keeps the restriction as the tenant's last error and
 // writes its session event, fenced by the lease. The state does not change.
-const recordRestricted = `WITH u AS (
+var recordRestricted = `WITH u AS (
 	UPDATE wabus_tenant SET last_error = $4 WHERE id = $1 AND ` + fence + `
 	RETURNING 1)
 INSERT INTO wabus_outbox (event_id, subject, payload, headers)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/retry"
 )
@@ -27,11 +28,11 @@ type change struct {
 
 // fence is the condition under which this worker may write a tenant's row:
 // it holds the lease under the epoch it was granted.
-const fence = `EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)`
+var fence = lease.Fence(1, 2, 3)
 
 // updateState writes the new state and, only when the fence holds, the
 // session event: no rows inserted means a newer owner exists.
-const updateState = `WITH u AS (
+var updateState = `WITH u AS (
 	UPDATE wabus_tenant SET state = $4, jid = $5, worker = $2, since = now(), last_error = $6,
 		reconnects = reconnects + $7, ban_expires = $8,
 		device_jid = CASE WHEN $9 THEN NULL ELSE device_jid END
@@ -124,7 +125,7 @@ func (s *Session) retryWrite(ctx context.Context, state string, write func() (in
 	}
 }
 
-const setDevice = `UPDATE wabus_tenant SET device_jid = $4, jid = $4 WHERE id = $1 AND ` + fence
+var setDevice = `UPDATE wabus_tenant SET device_jid = $4, jid = $4 WHERE id = $1 AND ` + fence
 
 // errLeaseLost is returned by setDevice when the lease was lost.
 var errLeaseLost = errors.New("lease lost")
