@@ -99,10 +99,7 @@ var finishJobs = `WITH j AS (
 		sent_at = excluded.sent_at, payload = NULL, updated_at = now()
 		WHERE j.status IN ('queued', 'sending')
 	RETURNING j.job_id)
-INSERT INTO wabus_outbox (event_id, subject, payload, headers)
-SELECT o.event_id, o.subject, o.payload, o.headers
-FROM unnest($15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[]) AS o(job_id, event_id, subject, payload, headers)
-JOIN j ON j.job_id = o.job_id`
+` + outbox.InsertKeyed(15, "o.key IN (SELECT job_id FROM j)")
 
 // Done is a claimed job and how it ended.
 type Done struct {

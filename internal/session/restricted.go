@@ -21,8 +21,7 @@ const restrictedEvery = time.Minute
 var recordRestricted = `WITH u AS (
 	UPDATE wabus_tenant SET last_error = $4 WHERE id = $1 AND ` + fence + `
 	RETURNING 1)
-INSERT INTO wabus_outbox (event_id, subject, payload, headers)
-SELECT o.* FROM unnest($5::text[], $6::text[], $7::bytea[], $8::bytea[]) AS o, u`
+` + outbox.Insert(5, "EXISTS (SELECT 1 FROM u)")
 
 // restricted reports WhatsApp's error 463 (wa.Restricted): a session event
 // with the current state and the reason "restricted: <detail>". The

@@ -38,8 +38,7 @@ var updateState = `WITH u AS (
 		device_jid = CASE WHEN $9 THEN NULL ELSE device_jid END
 	WHERE id = $1 AND ` + fence + `
 	RETURNING 1)
-INSERT INTO wabus_outbox (event_id, subject, payload, headers)
-SELECT o.* FROM unnest($10::text[], $11::text[], $12::bytea[], $13::bytea[]) AS o, u`
+` + outbox.Insert(10, "EXISTS (SELECT 1 FROM u)")
 
 // transition records c in wabus_tenant and as a session event, in one
 // statement fenced by the lease. It returns false when a newer owner
