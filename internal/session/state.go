@@ -13,9 +13,9 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
-	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/retry"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // change is one state transition of a session.
@@ -25,20 +25,6 @@ type change struct {
 	banExpires  time.Time
 	clearDevice bool
 }
-
-// fence is the condition under which this worker may write a tenant's row:
-// it holds the lease under the epoch it was granted.
-var fence = lease.Fence(1, 2, 3)
-
-// updateState writes the new state and, only when the fence holds, the
-// session event: no rows inserted means a newer owner exists.
-var updateState = `WITH u AS (
-	UPDATE wabus_tenant SET state = $4, jid = $5, worker = $2, since = now(), last_error = $6,
-		reconnects = reconnects + $7, ban_expires = $8,
-		device_jid = CASE WHEN $9 THEN NULL ELSE device_jid END
-	WHERE id = $1 AND ` + fence + `
-	RETURNING 1)
-` + outbox.Insert(10, "EXISTS (SELECT 1 FROM u)")
 
 // transition records c in wabus_tenant and as a session event, in one
 // statement fenced by the lease. It returns false when a newer owner
@@ -54,13 +40,12 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 	}
 	s.mu.Unlock()
 	s.m.metrics.transitions.WithLabelValues(c.state).Inc()
-	reconnect := 0
+	st := tenant.State{State: c.state, JID: jid, Reason: c.reason, ClearDevice: c.clearDevice}
 	if c.state == StateConnecting && s.reconnecting {
-		reconnect, s.reconnecting = 1, false
+		st.Reconnect, s.reconnecting = true, false
 	}
-	var ban *time.Time
 	if !c.banExpires.IsZero() {
-		ban = &c.banExpires
+		st.BanExpires = &c.banExpires
 	}
 	ev, err := event.New(s.tenant, event.TypeSession, event.RandomID(), "", time.Now(), event.Session{
 		State: c.state, JID: jid, Reason: c.reason, Worker: s.m.cfg.WorkerID,
@@ -70,12 +55,10 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 		s.log.ErrorContext(ctx, "build session event", slog.String("error", err.Error()))
 		return true
 	}
-	cols := outbox.Columns(msg)
-	args := []any{s.tenant, s.m.cfg.WorkerID, s.lease.Epoch,
-		c.state, jid, c.reason, reconnect, ban, c.clearDevice, cols[0], cols[1], cols[2], cols[3]}
-	write := func() (int64, error) { return s.m.deps.Writer.Do(ctx, updateState, args...) }
+	sql, args := tenant.RecordState(s.lease, s.m.cfg.WorkerID, st, msg)
+	write := func() (int64, error) { return s.m.deps.Writer.Do(ctx, sql, args...) }
 	if c.state == StateLoggedOut {
-		write = func() (int64, error) { return s.loggedOutWrite(ctx, c.reason, args) }
+		write = func() (int64, error) { return s.loggedOutWrite(ctx, c.reason, sql, args) }
 	}
 	rows, err := s.retryWrite(ctx, c.state, write)
 	switch {
@@ -88,14 +71,14 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 	return true
 }
 
-// loggedOutWrite writes the logged_out state (updateState with args) and,
+// loggedOutWrite writes the logged_out state (sql with args) and,
 // when the fence holds, fails the tenant's waiting jobs and the one being
 // sent with code logged_out, in one transaction: nobody can send them
 // until the tenant is paired again.
-func (s *Session) loggedOutWrite(ctx context.Context, reason string, args []any) (int64, error) {
+func (s *Session) loggedOutWrite(ctx context.Context, reason, sql string, args []any) (int64, error) {
 	var rows int64
 	err := s.m.deps.Writer.Tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, updateState, args...)
+		tag, err := tx.Exec(ctx, sql, args...)
 		if rows = tag.RowsAffected(); err != nil || rows == 0 {
 			return err
 		}
@@ -124,15 +107,14 @@ func (s *Session) retryWrite(ctx context.Context, state string, write func() (in
 	}
 }
 
-var setDevice = `UPDATE wabus_tenant SET device_jid = $4, jid = $4 WHERE id = $1 AND ` + fence
-
 // errLeaseLost is returned by setDevice when the lease was lost.
 var errLeaseLost = errors.New("lease lost")
 
 // setDevice records the paired device of s's tenant. It returns
 // errLeaseLost when the lease was lost, and the database's error.
 func (m *Manager) setDevice(ctx context.Context, s *Session, jid string) error {
-	tag, err := m.deps.Pool.Exec(ctx, setDevice, s.tenant, m.cfg.WorkerID, s.lease.Epoch, jid)
+	sql, args := tenant.SetDevice(s.lease, m.cfg.WorkerID, jid)
+	tag, err := m.deps.Pool.Exec(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("record paired device: %w", err)
 	}
@@ -142,19 +124,10 @@ func (m *Manager) setDevice(ctx context.Context, s *Session, jid string) error {
 	return nil
 }
 
-const selectDevice = `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1`
-
 // deviceJID returns the tenant's paired device JID, or "".
-func (m *Manager) deviceJID(ctx context.Context, tenant string) (string, error) {
-	var jid string
-	err := m.deps.Pool.QueryRow(ctx, selectDevice, tenant).Scan(&jid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read device: %w", err)
-	}
-	return jid, nil
+func (m *Manager) deviceJID(ctx context.Context, id string) (string, error) {
+	jid, _, err := tenant.Device(ctx, m.deps.Pool, id)
+	return jid, err
 }
 
 // loadDevice returns the stored device for jid, or nil when it is gone.
