@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wabus/wabus/internal/tenant"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Session is a session as admin shows it (CONTRACT).
@@ -41,7 +42,7 @@ type Session struct {
 }
 
 // Session states that need a live owner.
-var ownedStates = map[string]bool{"pairing": true, "connecting": true, "connected": true}
+var ownedStates = map[string]bool{vocab.StatePairing: true, vocab.StateConnecting: true, vocab.StateConnected: true}
 
 const selectSessions = `SELECT t.id, t.state, t.jid, t.worker, t.since, t.last_error, t.reconnects,
 	t.send_rate, t.send_burst, t.paused, t.device_jid IS NOT NULL, coalesce(l.expires_at >= now(), false)
@@ -72,7 +73,7 @@ func scanSession(row pgx.CollectableRow) (Session, error) {
 	err := row.Scan(&v.Tenant, &v.State, &v.JID, &v.Worker, &since, &v.LastError, &v.Reconnects,
 		&v.SendRate, &v.SendBurst, &v.Paused, &v.paired, &live)
 	if ownedStates[v.State] && !live {
-		v.State = "disconnected"
+		v.State = vocab.StateDisconnected
 	}
 	since = since.UTC()
 	v.Since = &since
