@@ -42,15 +42,21 @@ func newIdleManager(t *testing.T, s *testenv.Stack) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
+	writer := outbox.NewWriter(s.Pool, relay.Notify)
 	m, err := New(Config{WorkerID: "w1"}, Deps{Pool: s.Pool, Store: OpenStore(s.Pool, log), Driver: driver,
 		NATS: s.NATS.Conn(t), JS: s.NATS.JetStream(t), Names: s.Names, Logger: log, Registry: reg,
-		Writer: outbox.NewWriter(s.Pool, relay.Notify)})
+		Writer: writer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	m.runCtx = ctx
+	var wg sync.WaitGroup
+	wg.Go(func() { writer.Run(ctx, 1) }) // the sessions' state writes
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	m.runCtx, m.ctlCtx = ctx, ctx
 	return m
 }
 
