@@ -14,6 +14,7 @@ import (
 	"github.com/wabus/wabus/internal/admin"
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/obs"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 )
 
 func main() {
@@ -30,7 +31,7 @@ func main() {
 	logger := obs.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := admin.Run(ctx, cfg, logger); err != nil {
+	if err := admin.Run(ctx, cfg, wmdriver.Devices{}, logger); err != nil {
 		logger.Error("admin failed", "error", err.Error())
 		os.Exit(1)
 	}

@@ -2,10 +2,12 @@ package admin
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -98,6 +100,9 @@ type Deps struct {
 	NATS  *nats.Conn
 	JS    jetstream.JetStream
 	Names bus.Names
+	// Devices deletes a deleted tenant's device from the WhatsApp
+	// driver's store. Required.
+	Devices DeviceStore
 	// Logger receives the access log. Defaults to a logger that discards.
 	Logger *slog.Logger
 	// Registry receives the request metrics. Defaults to a new registry.
@@ -105,6 +110,13 @@ type Deps struct {
 	// Gatherer is what /metrics serves. Defaults to Registry when it is
 	// also a Gatherer (a *prometheus.Registry is both).
 	Gatherer prometheus.Gatherer
+}
+
+// DeviceStore is the WhatsApp driver's device store, as admin uses it.
+type DeviceStore interface {
+	// DeleteDevices deletes the credentials of the devices jids inside tx.
+	// It returns the database's error.
+	DeleteDevices(ctx context.Context, tx pgx.Tx, jids []string) error
 }
 
 func (d Deps) withDefaults() Deps {
@@ -125,7 +137,7 @@ func (d Deps) withDefaults() Deps {
 }
 
 func (d Deps) validate() error {
-	if d.Pool == nil || d.NATS == nil || d.JS == nil || d.Names.Prefix() == "" {
+	if d.Pool == nil || d.NATS == nil || d.JS == nil || d.Devices == nil || d.Names.Prefix() == "" {
 		return ErrMissingDeps
 	}
 	return nil

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // removal is what deleting a tenant did.
@@ -64,62 +64,27 @@ func (s *Server) logout(ctx context.Context, tenant string) bool {
 	return true
 }
 
-const (
-	lockTenant   = `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1 FOR UPDATE`
-	deleteTenant = `DELETE FROM wabus_tenant WHERE id = $1`
-	// whatsmeow's tables exist once a worker has upgraded its store.
-	whatsmeowTables = `SELECT to_regclass('whatsmeow_device') IS NOT NULL, to_regclass('whatsmeow_privacy_tokens') IS NOT NULL`
-	// whatsmeow's per-device tables reference whatsmeow_device with ON
-	// DELETE CASCADE, except whatsmeow_privacy_tokens.
-	deleteDevice        = `DELETE FROM whatsmeow_device WHERE jid = ANY($1)`
-	deletePrivacyTokens = `DELETE FROM whatsmeow_privacy_tokens WHERE our_jid = ANY($1)`
-)
-
 // deleteTenant deletes the tenant row and the credentials of device (read
 // before the logout, which clears it) and of whatever device the row names
 // now, in one transaction.
-func (s *Server) deleteTenant(ctx context.Context, tenant, device string) error {
+func (s *Server) deleteTenant(ctx context.Context, id, device string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var current string
-		if err := tx.QueryRow(ctx, lockTenant, tenant).Scan(&current); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("lock tenant: %w", err)
+		current, err := tenant.Delete(ctx, tx, id)
+		if err != nil {
+			return err
 		}
 		jids := slices.Compact(slices.Sorted(slices.Values([]string{device, current})))
 		jids = slices.DeleteFunc(jids, func(j string) bool { return j == "" })
-		if err := deleteCredentials(ctx, tx, jids); err != nil {
+		if err := s.devices.DeleteDevices(ctx, tx, jids); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, deleteTenant, tenant); err != nil {
-			return fmt.Errorf("delete tenant: %w", err)
-		}
-		_, err := s.jobs.CancelTenant(ctx, tx, tenant)
+		_, err = s.jobs.CancelTenant(ctx, tx, id)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("delete tenant %s: %w", tenant, err)
+		return fmt.Errorf("delete tenant %s: %w", id, err)
 	}
 	s.jobs.Wake(ctx)
-	return nil
-}
-
-func deleteCredentials(ctx context.Context, tx pgx.Tx, jids []string) error {
-	if len(jids) == 0 {
-		return nil
-	}
-	var devices, tokens bool
-	if err := tx.QueryRow(ctx, whatsmeowTables).Scan(&devices, &tokens); err != nil {
-		return fmt.Errorf("look up device tables: %w", err)
-	}
-	if devices {
-		if _, err := tx.Exec(ctx, deleteDevice, jids); err != nil {
-			return fmt.Errorf("delete credentials: %w", err)
-		}
-	}
-	if tokens {
-		if _, err := tx.Exec(ctx, deletePrivacyTokens, jids); err != nil {
-			return fmt.Errorf("delete privacy tokens: %w", err)
-		}
-	}
 	return nil
 }
 

@@ -11,8 +11,8 @@ import (
 var ErrNoToken = errors.New("admin: no token configured (set WA_ADMIN_TOKEN)")
 
 // ErrMissingDeps is returned by New when Deps lacks the pool, the NATS
-// connection, JetStream or the names.
-var ErrMissingDeps = errors.New("admin: pool, nats, jetstream and names are required")
+// connection, JetStream, the device store or the names.
+var ErrMissingDeps = errors.New("admin: pool, nats, jetstream, device store and names are required")
 
 // Error codes of admin's own JSON errors. Job failure codes (invalid_job,
 // invalid_recipient, media_invalid, ...) and control codes (not_paired,

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wabus/wabus/internal/config"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/worker"
 )
@@ -54,7 +55,7 @@ func (e *env) withServer(t *testing.T, cfg Config) *env {
 		t.Fatal(err)
 	}
 	cfg.Token = testToken
-	srv, err := New(cfg, Deps{Pool: e.stack.Pool, NATS: e.nc, JS: js, Names: e.stack.Names, Logger: testLogger()})
+	srv, err := New(cfg, Deps{Pool: e.stack.Pool, NATS: e.nc, JS: js, Names: e.stack.Names, Devices: wmdriver.Devices{}, Logger: testLogger()})
 	if err != nil {
 		t.Fatalf("admin.New: %v", err)
 	}

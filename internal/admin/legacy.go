@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // The old Node API's routes (CONTRACT's second table). Unlike /v1 they
@@ -35,7 +36,7 @@ func (s *Server) apiSessions(w http.ResponseWriter, r *http.Request, _ string) e
 	}
 	out := make([]legacySession, 0, len(list))
 	for _, v := range list {
-		out = append(out, legacySession{ClientID: v.Tenant, Connected: v.State == "connected", State: v.State})
+		out = append(out, legacySession{ClientID: v.Tenant, Connected: v.State == vocab.StateConnected, State: v.State})
 	}
 	writeJSON(w, http.StatusOK, map[string][]legacySession{"sessions": out})
 	return nil
@@ -61,14 +62,14 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request, tenant string
 		return err
 	}
 	if !ok {
-		v = Session{Tenant: tenant, State: "unpaired"}
+		v = Session{Tenant: tenant, State: vocab.StateUnpaired}
 		s.fillPending(r.Context(), []Session{v}, tenant)
 	}
 	writeJSON(w, http.StatusOK, legacyStatus{
 		ClientID:            tenant,
-		Connected:           v.State == "connected",
+		Connected:           v.State == vocab.StateConnected,
 		SessionExistsOnDisk: v.paired,
-		AutoReconnecting:    v.paired && (v.State == "connecting" || v.State == "disconnected"),
+		AutoReconnecting:    v.paired && (v.State == vocab.StateConnecting || v.State == vocab.StateDisconnected),
 		Session:             v,
 	})
 	return nil
@@ -101,12 +102,12 @@ func (s *Server) apiConnect(w http.ResponseWriter, r *http.Request, tenant strin
 		return err
 	}
 	if paired(rep) {
-		writeJSON(w, http.StatusOK, legacyConnect{ClientID: tenant, Connected: rep.State == "connected", State: rep.State})
+		writeJSON(w, http.StatusOK, legacyConnect{ClientID: tenant, Connected: rep.State == vocab.StateConnected, State: rep.State})
 		return nil
 	}
 	code, err := s.firstCode(ctx, watch, rep.QR)
 	if errors.Is(err, errPaired) {
-		writeJSON(w, http.StatusOK, legacyConnect{ClientID: tenant, Connected: true, State: "connected"})
+		writeJSON(w, http.StatusOK, legacyConnect{ClientID: tenant, Connected: true, State: vocab.StateConnected})
 		return nil
 	}
 	if err != nil {
@@ -116,7 +117,7 @@ func (s *Server) apiConnect(w http.ResponseWriter, r *http.Request, tenant strin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, legacyConnect{ClientID: tenant, State: "pairing", QR: png, QRCode: code})
+	writeJSON(w, http.StatusOK, legacyConnect{ClientID: tenant, State: vocab.StatePairing, QR: png, QRCode: code})
 	return nil
 }
 

@@ -3,12 +3,12 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/http"
 	"strings"
 
 	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // Bounds of a tenant's own send rate limit.
@@ -69,16 +69,10 @@ func parseLimits(r *http.Request) (limits, error) {
 	return l, nil
 }
 
-const setLimits = `UPDATE wabus_tenant SET
-	send_rate = CASE WHEN $2 THEN $3::double precision ELSE send_rate END,
-	send_burst = CASE WHEN $4 THEN $5::integer ELSE send_burst END,
-	paused = coalesce($6, paused)
-WHERE id = $1`
-
 // store writes the settings given, if any. The tenant's worker applies a
 // limit within its next limits check (half a minute) and a pause from its
 // next claim on; a resumed tenant's owner is rung at once.
-func (l limits) store(ctx context.Context, s *Server, tenant string) error {
+func (l limits) store(ctx context.Context, s *Server, id string) error {
 	if !l.hasRate && !l.hasBurst && l.paused == nil {
 		return nil
 	}
@@ -87,12 +81,14 @@ func (l limits) store(ctx context.Context, s *Server, tenant string) error {
 		b := int(*l.burst)
 		burst = &b
 	}
-	if _, err := s.pool.Exec(ctx, setLimits, tenant, l.hasRate, l.rate, l.hasBurst, burst, l.paused); err != nil {
-		return fmt.Errorf("set send limits: %w", err)
+	err := tenant.SetLimits(ctx, s.pool, id, tenant.Limits{SetRate: l.hasRate, Rate: l.rate, SetBurst: l.hasBurst,
+		Burst: burst, Paused: l.paused})
+	if err != nil {
+		return err
 	}
 	if l.paused != nil && !*l.paused {
 		// a lost bell is made up for by the owner's periodic check
-		body, _ := json.Marshal(bus.BellMessage{Tenants: []string{tenant}})
+		body, _ := json.Marshal(bus.BellMessage{Tenants: []string{id}})
 		_ = s.nc.Publish(s.names.Bell(), body)
 	}
 	return nil

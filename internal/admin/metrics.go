@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // metrics are the request metrics, labelled by route pattern (never by
@@ -62,7 +64,7 @@ func newTenantStates(pool *pgxpool.Pool, log *slog.Logger) *tenantStates {
 }
 
 // allStates are reported even at zero, so that alerts see a series.
-var allStates = []string{"unpaired", "pairing", "connecting", "connected", "disconnected", "banned", "logged_out"}
+var allStates = vocab.States
 
 const countStates = `SELECT CASE WHEN t.state IN ('pairing', 'connecting', 'connected') AND NOT coalesce(l.expires_at >= now(), false)
 	THEN 'disconnected' ELSE t.state END, count(*)

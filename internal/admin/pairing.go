@@ -13,6 +13,7 @@ import (
 
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/qrcode"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // pairWatch receives the pairing events the owner publishes for a tenant.
@@ -62,19 +63,19 @@ func (s *Server) startPairing(ctx context.Context, tenant string) (ctl.Reply, er
 		return ctl.Reply{}, err
 	}
 	if rep.Code == ctl.CodeTimeout {
-		return ctl.Reply{State: "pairing"}, nil
+		return ctl.Reply{State: vocab.StatePairing}, nil
 	}
 	if err := ctlError(rep); err != nil {
 		return ctl.Reply{}, err
 	}
-	if rep.QR == "" && rep.State != "pairing" && rep.JID == "" {
+	if rep.QR == "" && rep.State != vocab.StatePairing && rep.JID == "" {
 		rep.JID = s.knownJID(ctx, tenant)
 	}
 	return rep, nil
 }
 
 // paired reports whether a pair reply says the tenant is paired already.
-func paired(rep ctl.Reply) bool { return rep.QR == "" && rep.State != "pairing" }
+func paired(rep ctl.Reply) bool { return rep.QR == "" && rep.State != vocab.StatePairing }
 
 const selectJID = `SELECT coalesce(nullif(jid, ''), device_jid, '') FROM wabus_tenant WHERE id = $1`
 

@@ -16,8 +16,9 @@ import (
 // own tables are the workers' to upgrade), connects to NATS and provisions
 // the streams and buckets (whichever process starts first does it), then
 // serves cfg.AdminAddr. It returns ErrNoToken without WA_ADMIN_TOKEN, an
-// error when start-up fails, and nil after a graceful shutdown.
-func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+// error when start-up fails, and nil after a graceful shutdown. devices is
+// the WhatsApp driver's device store, where a deleted tenant's device goes.
+func Run(ctx context.Context, cfg config.Config, devices DeviceStore, logger *slog.Logger) error {
 	if cfg.AdminToken == "" {
 		return ErrNoToken
 	}
@@ -36,7 +37,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer nc.Close()
 	srv, err := New(Config{Addr: cfg.AdminAddr, Token: cfg.AdminToken, MaxBody: cfg.AdminMaxBody}, Deps{
-		Pool: pool, NATS: nc, JS: js, Names: names, Logger: logger, Registry: obs.NewRegistry(),
+		Pool: pool, NATS: nc, JS: js, Names: names, Devices: devices, Logger: logger, Registry: obs.NewRegistry(),
 	})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/config"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
 )
 
@@ -22,7 +23,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Run(context.Background(), cfg, testLogger()); !errors.Is(err, ErrNoToken) {
+	if err := Run(context.Background(), cfg, wmdriver.Devices{}, testLogger()); !errors.Is(err, ErrNoToken) {
 		t.Fatalf("Run without a token: %v, want ErrNoToken", err)
 	}
 	nats := testenv.NATS(t)
@@ -31,7 +32,7 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var runErr error
 	finished := make(chan struct{})
-	go func() { runErr = Run(ctx, cfg, testLogger()); close(finished) }()
+	go func() { runErr = Run(ctx, cfg, wmdriver.Devices{}, testLogger()); close(finished) }()
 	t.Cleanup(func() { cancel(); <-finished })
 
 	e := &env{base: "http://" + cfg.AdminAddr, client: &http.Client{}}

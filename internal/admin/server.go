@@ -31,6 +31,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	jobs    *queue.Store
+	devices DeviceStore
 
 	tokenSum [sha256.Size]byte
 	mux      *http.ServeMux
@@ -61,6 +62,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:      deps.Logger.With(slog.String("component", "admin")),
 		metrics:  m,
 		jobs:     queue.New(deps.Pool, nil, deps.Names),
+		devices:  deps.Devices,
 		tokenSum: sha256.Sum256([]byte(cfg.Token)),
 	}
 	health := http.NewServeMux()

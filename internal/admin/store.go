@@ -2,12 +2,14 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/wabus/wabus/internal/tenant"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Session is a session as admin shows it (CONTRACT).
@@ -40,7 +42,7 @@ type Session struct {
 }
 
 // Session states that need a live owner.
-var ownedStates = map[string]bool{"pairing": true, "connecting": true, "connected": true}
+var ownedStates = map[string]bool{vocab.StatePairing: true, vocab.StateConnecting: true, vocab.StateConnected: true}
 
 const selectSessions = `SELECT t.id, t.state, t.jid, t.worker, t.since, t.last_error, t.reconnects,
 	t.send_rate, t.send_burst, t.paused, t.device_jid IS NOT NULL, coalesce(l.expires_at >= now(), false)
@@ -71,7 +73,7 @@ func scanSession(row pgx.CollectableRow) (Session, error) {
 	err := row.Scan(&v.Tenant, &v.State, &v.JID, &v.Worker, &since, &v.LastError, &v.Reconnects,
 		&v.SendRate, &v.SendBurst, &v.Paused, &v.paired, &live)
 	if ownedStates[v.State] && !live {
-		v.State = "disconnected"
+		v.State = vocab.StateDisconnected
 	}
 	since = since.UTC()
 	v.Since = &since
@@ -105,16 +107,10 @@ func (s *Server) fillPending(ctx context.Context, list []Session, tenant string)
 	}
 }
 
-const insertTenant = `INSERT INTO wabus_tenant (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`
-
-// createTenant creates tenant as unpaired; created is false when it
-// existed already.
-func (s *Server) createTenant(ctx context.Context, tenant string) (created bool, err error) {
-	tag, err := s.pool.Exec(ctx, insertTenant, tenant)
-	if err != nil {
-		return false, fmt.Errorf("create tenant: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
+// createTenant creates id as unpaired; created is false when it existed
+// already.
+func (s *Server) createTenant(ctx context.Context, id string) (created bool, err error) {
+	return tenant.Create(ctx, s.pool, id)
 }
 
 const tenantExists = `SELECT EXISTS (SELECT 1 FROM wabus_tenant WHERE id = $1)`
@@ -131,17 +127,8 @@ func (s *Server) mustExist(ctx context.Context, tenant string) error {
 	return nil
 }
 
-const selectDevice = `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1`
-
 // deviceJID returns the tenant's device JID ("" when not paired); ok is
 // false for an unknown tenant.
-func (s *Server) deviceJID(ctx context.Context, tenant string) (jid string, ok bool, err error) {
-	err = s.pool.QueryRow(ctx, selectDevice, tenant).Scan(&jid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("read device: %w", err)
-	}
-	return jid, true, nil
+func (s *Server) deviceJID(ctx context.Context, id string) (jid string, ok bool, err error) {
+	return tenant.Device(ctx, s.pool, id)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/wabus/wabus/internal/send"
 	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
 )
 
@@ -117,7 +118,8 @@ func adminRegistry(t *testing.T, stack *testenv.Stack, logger *slog.Logger) *rec
 	t.Helper()
 	reg := newRecorder()
 	_, err := admin.New(admin.Config{Token: "deploytest"}, admin.Deps{
-		Pool: stack.Pool, NATS: stack.NATS.Conn(t), JS: stack.JS, Names: stack.Names, Logger: logger, Registry: reg,
+		Pool: stack.Pool, NATS: stack.NATS.Conn(t), JS: stack.JS, Names: stack.Names, Devices: wmdriver.Devices{},
+		Logger: logger, Registry: reg,
 	})
 	if err != nil {
 		t.Fatalf("admin server: %v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -186,17 +187,22 @@ func (k *Keeper) Release(ctx context.Context, tenant string) error {
 	return nil
 }
 
-// Forget drops tenant's lease without stopping its session: for a session
-// that ended by itself (logged out, pairing over). It deletes the lease row.
-func (k *Keeper) Forget(ctx context.Context, tenant string) error {
+// Forget drops lease l without stopping its session: for a session that
+// ended by itself (logged out, pairing over). It deletes the lease row. A
+// newer lease of the same tenant (granted while the old session ended) is
+// kept.
+func (k *Keeper) Forget(ctx context.Context, l Lease) error {
 	k.mu.Lock()
-	epoch, ok := k.held[tenant]
-	delete(k.held, tenant)
+	epoch, ok := k.held[l.Tenant]
+	ok = ok && epoch == l.Epoch
+	if ok {
+		delete(k.held, l.Tenant)
+	}
 	k.mu.Unlock()
 	if !ok {
 		return nil
 	}
-	if _, err := k.pool.Exec(ctx, deleteLease, tenant, k.cfg.WorkerID, epoch); err != nil {
+	if _, err := k.pool.Exec(ctx, deleteLease, l.Tenant, k.cfg.WorkerID, epoch); err != nil {
 		return fmt.Errorf("release lease: %w", err)
 	}
 	k.metrics.released.Inc()
@@ -205,13 +211,18 @@ func (k *Keeper) Forget(ctx context.Context, tenant string) error {
 
 const deleteWorker = `DELETE FROM wabus_worker WHERE id = $1`
 
-// shutdown stops every session, then releases the leases and the worker row.
+// shutdown stops every session and releases its lease, all at once, then
+// removes the worker row.
 func (k *Keeper) shutdown(ctx context.Context) {
+	var wg sync.WaitGroup
 	for _, t := range k.tenants() {
-		if err := k.Release(ctx, t); err != nil {
-			k.log.WarnContext(ctx, "lease release failed", slog.String("tenant", t), slog.String("error", err.Error()))
-		}
+		wg.Go(func() {
+			if err := k.Release(ctx, t); err != nil {
+				k.log.WarnContext(ctx, "lease release failed", slog.String("tenant", t), slog.String("error", err.Error()))
+			}
+		})
 	}
+	wg.Wait()
 	if _, err := k.pool.Exec(ctx, deleteWorker, k.cfg.WorkerID); err != nil {
 		k.log.WarnContext(ctx, "worker row not removed", slog.String("error", err.Error()))
 	}

@@ -245,3 +245,13 @@ func (k *Keeper) grant(l Lease) {
 	k.metrics.acquired.Inc()
 	k.owner.Start(l)
 }
+
+// Fence renders the condition under which a statement may write for a
+// tenant: this worker still holds the tenant's lease under the epoch it
+// was granted. tenant, owner and epoch are the numbers of the statement's
+// parameters that carry the tenant id, the worker id and Lease.Epoch. A
+// statement that writes only where the fence holds writes nothing once a
+// newer owner took the tenant over.
+func Fence(tenant, owner, epoch int) string {
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $%d AND owner = $%d AND epoch = $%d)", tenant, owner, epoch)
+}

@@ -189,3 +189,61 @@ func asHeld(err error, target **HeldError) bool {
 	}
 	return ok
 }
+
+// barrier is an Owner whose Stop returns only once every one of n sessions
+// is being stopped (or a deadline passed): stops run one at a time never
+// get there.
+type barrier struct {
+	recorder
+	n       int
+	entered chan struct{}
+	all     chan struct{}
+	timeout bool
+}
+
+func (b *barrier) Stop(tenant string) {
+	b.entered <- struct{}{}
+	select {
+	case <-b.all:
+	case <-time.After(10 * time.Second):
+		b.mu.Lock()
+		b.timeout = true
+		b.mu.Unlock()
+	}
+	b.recorder.Stop(tenant)
+}
+
+// A stopping worker stops its sessions and releases their leases all at
+// once, not one after the other.
+func TestShutdownReleasesTenantsInParallel(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	pairedTenants(t, s, 5)
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &barrier{recorder: recorder{running: map[string]int64{}}, n: 5,
+		entered: make(chan struct{}, 5), all: make(chan struct{})}
+	k, err := New(Config{WorkerID: "a", CtlSubject: "x.a", TTL: 5 * time.Second}, s.Pool, b, quiet, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.tick(ctx)
+	if b.count() != 5 {
+		t.Fatalf("a runs %d of 5", b.count())
+	}
+	go func() {
+		for range b.n {
+			<-b.entered
+		}
+		close(b.all)
+	}()
+	cancel()
+	if err := k.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b.timeout {
+		t.Fatal("sessions were stopped one at a time")
+	}
+	if b.count() != 0 || testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_lease") != 0 {
+		t.Fatalf("after shutdown: %d running, leases left", b.count())
+	}
+}

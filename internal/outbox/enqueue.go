@@ -37,8 +37,30 @@ func Event(subject string, ev event.Event) (Message, error) {
 	return Message{ID: ev.ID, Subject: subject, Payload: b}, nil
 }
 
-const insertRows = `INSERT INTO wabus_outbox (event_id, subject, payload, headers)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])`
+var insertRows = Insert(1, "true")
+
+// Insert renders the INSERT of outbox rows passed as the four arrays of
+// Columns in parameters $first to $first+3, for a caller that writes them
+// inside a larger statement (a CTE that changes state, say): the rows are
+// inserted only where cond, an SQL condition, holds ("true": always). The
+// rows are o(event_id, subject, payload, headers).
+func Insert(first int, cond string) string {
+	return fmt.Sprintf(`INSERT INTO wabus_outbox (event_id, subject, payload, headers)
+SELECT o.event_id, o.subject, o.payload, o.headers
+FROM unnest($%d::text[], $%d::text[], $%d::bytea[], $%d::bytea[]) AS o(event_id, subject, payload, headers)
+WHERE %s`, first, first+1, first+2, first+3, cond)
+}
+
+// InsertKeyed is Insert for rows that each belong to a key: parameter
+// $first holds one key per row (text[]), the four arrays of Columns follow
+// in $first+1 to $first+4, and cond may refer to the row's o.key (to keep
+// only the rows of keys a statement changed).
+func InsertKeyed(first int, cond string) string {
+	return fmt.Sprintf(`INSERT INTO wabus_outbox (event_id, subject, payload, headers)
+SELECT o.event_id, o.subject, o.payload, o.headers
+FROM unnest($%d::text[], $%d::text[], $%d::text[], $%d::bytea[], $%d::bytea[]) AS o(key, event_id, subject, payload, headers)
+WHERE %s`, first, first+1, first+2, first+3, first+4, cond)
+}
 
 // Enqueue writes msgs to the outbox in one statement inside the caller's
 // transaction: they are published if and only if that transaction commits.
@@ -68,11 +90,8 @@ func columns(msgs []Message) []any {
 	return []any{ids, subjects, payloads, headers}
 }
 
-// Columns returns msgs as four arrays (ids, subjects, payloads, headers)
-// for a caller that inserts outbox rows inside a larger statement, e.g.
-// guarded by a lease fence: INSERT INTO wabus_outbox (event_id, subject,
-// payload, headers) SELECT * FROM unnest($a::text[], $b::text[],
-// $c::bytea[], $d::bytea[]).
+// Columns returns msgs as four arrays (ids, subjects, payloads, headers):
+// the arguments of a statement rendered by Insert or InsertKeyed.
 func Columns(msgs ...Message) []any { return columns(msgs) }
 
 // Wake tells the relays of every process that outbox rows were committed,

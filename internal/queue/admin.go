@@ -14,7 +14,7 @@ import (
 )
 
 // cancelJobs fails the given queued jobs of a tenant (all its live ones
-// when ids is NULL) with code cancelled, returning what their events and
+// when ids is NULL) with code $6, returning what their events and
 // dead letters need. Jobs being sent are only taken with live: after the
 // tenant is gone nobody can finish them.
 const cancelJobs = `WITH old AS (
@@ -23,7 +23,7 @@ const cancelJobs = `WITH old AS (
 		AND (status = 'queued' OR ($3 AND status = 'sending'))
 	ORDER BY seq LIMIT $5
 	FOR UPDATE)
-UPDATE wabus_job j SET status = 'failed', code = 'cancelled', last_error = $4, payload = NULL, updated_at = now()
+UPDATE wabus_job j SET status = 'failed', code = $6, last_error = $4, payload = NULL, updated_at = now()
 FROM old WHERE j.tenant = old.tenant AND j.job_id = old.job_id
 RETURNING j.job_id, j.seq, j.recipient, j.kind, j.attempts, old.payload`
 
@@ -36,7 +36,7 @@ func (s *Store) Cancel(ctx context.Context, tenant, id string) error {
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		n, err = s.cancel(ctx, tx, tenant, []string{id}, false, "cancelled through admin", 1)
+		n, err = s.cancel(ctx, tx, tenant, []string{id}, false, event.CodeCancelled, "cancelled through admin", 1)
 		if err != nil || n > 0 {
 			return err
 		}
@@ -63,9 +63,19 @@ func (s *Store) Cancel(ctx context.Context, tenant, id string) error {
 // outbox.Wake) after tx commits. It returns how many it cancelled, or the
 // first error.
 func (s *Store) CancelTenant(ctx context.Context, tx pgx.Tx, tenant string) (int, error) {
+	return s.FailTenant(ctx, tx, tenant, event.CodeCancelled, "the tenant was deleted")
+}
+
+// FailTenant fails every job of tenant that is still waiting or being
+// sent with code (its failed event and dead letter), inside tx: for a
+// tenant that can no longer send them (deleted: cancelled; logged out:
+// logged_out). why follows the code in the error text. The caller wakes
+// the relays after tx commits. It returns how many it failed, or the
+// first error.
+func (s *Store) FailTenant(ctx context.Context, tx pgx.Tx, tenant, code, why string) (int, error) {
 	total := 0
 	for {
-		n, err := s.cancel(ctx, tx, tenant, nil, true, "the tenant was deleted", 1000)
+		n, err := s.cancel(ctx, tx, tenant, nil, true, code, why, 1000)
 		total += n
 		if err != nil || n < 1000 {
 			return total, err
@@ -77,15 +87,15 @@ func (s *Store) CancelTenant(ctx context.Context, tx pgx.Tx, tenant string) (int
 // CancelTenant, has committed.
 func (s *Store) Wake(ctx context.Context) { s.notify(ctx) }
 
-func (s *Store) cancel(ctx context.Context, tx pgx.Tx, tenant string, ids []string, live bool, why string, limit int) (int, error) {
-	errText := event.CodeCancelled + ": " + why
-	rows, err := tx.Query(ctx, cancelJobs, pgx.QueryExecModeExec, tenant, ids, live, errText, limit)
+func (s *Store) cancel(ctx context.Context, tx pgx.Tx, tenant string, ids []string, live bool, code, why string, limit int) (int, error) {
+	errText := code + ": " + why
+	rows, err := tx.Query(ctx, cancelJobs, pgx.QueryExecModeExec, tenant, ids, live, errText, limit, code)
 	if err != nil {
 		return 0, fmt.Errorf("cancel jobs: %w", err)
 	}
 	var msgs []outbox.Message
 	n := 0
-	j := Job{Tenant: tenant, Status: StatusFailed, Code: event.CodeCancelled, Error: errText}
+	j := Job{Tenant: tenant, Status: StatusFailed, Code: code, Error: errText}
 	var payload []byte
 	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.Seq, &j.To, &j.Kind, &j.Attempts, &payload}, func() error {
 		n++

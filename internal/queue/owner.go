@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/outbox"
 )
 
@@ -19,11 +20,11 @@ import (
 // outbox.Writer.Query).
 // The rows are updated by ctid (a TID scan): a join back on the primary
 // key may be planned as a walk over all the tenant's rows.
-const claimJobs = `UPDATE wabus_job SET status = 'sending', updated_at = now()
+var claimJobs = `UPDATE wabus_job SET status = 'sending', updated_at = now()
 WHERE ctid = ANY(ARRAY(
 	SELECT ctid FROM wabus_job
 	WHERE tenant = $1 AND status IN ('queued', 'sending')
-		AND EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)
+		AND ` + lease.Fence(1, 2, 3) + `
 		AND NOT EXISTS (SELECT 1 FROM wabus_tenant WHERE id = $1 AND paused)
 	ORDER BY seq LIMIT $4
 	FOR UPDATE))
@@ -53,9 +54,9 @@ func (s *Store) Claim(ctx context.Context, tenant string, f Fence, n int) ([]*Jo
 }
 
 // requeueJobs hands claimed jobs that were not tried back to the queue.
-const requeueJobs = `UPDATE wabus_job SET status = 'queued', updated_at = now()
+var requeueJobs = `UPDATE wabus_job SET status = 'queued', updated_at = now()
 WHERE tenant = $1 AND job_id = ANY($4) AND status = 'sending'
-	AND EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)`
+	AND ` + lease.Fence(1, 2, 3)
 
 // Requeue puts claimed jobs that were never tried back to queued (the
 // session went away before their turn), so they can be cancelled while
@@ -83,7 +84,7 @@ func (s *Store) Requeue(ctx context.Context, tenant string, f Fence, ids []strin
 // the table was small scans all of it); the insert itself only happens for
 // a row that vanished meanwhile, which is then recorded as what was done.
 // An outbox row is written only for a job whose row it recorded.
-const finishJobs = `WITH j AS (
+var finishJobs = `WITH j AS (
 	INSERT INTO wabus_job AS j (tenant, job_id, seq, status, recipient, kind, message_id, attempts, code, last_error,
 		sent_at, created_at, expires_at, to_jid)
 	SELECT $1, d.job_id, d.seq, d.status, d.recipient, d.kind, d.message_id, d.attempts, d.code, d.last_error,
@@ -91,17 +92,14 @@ const finishJobs = `WITH j AS (
 	FROM unnest($4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[],
 		$12::text[], $13::timestamptz[], $14::timestamptz[], $20::text[])
 		AS d(job_id, seq, status, recipient, kind, message_id, attempts, code, last_error, sent_at, created_at, to_jid)
-	WHERE EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)
+	WHERE ` + lease.Fence(1, 2, 3) + `
 	ON CONFLICT (tenant, job_id) DO UPDATE SET status = excluded.status, message_id = excluded.message_id,
 		to_jid = excluded.to_jid,
 		attempts = excluded.attempts, code = excluded.code, last_error = excluded.last_error,
 		sent_at = excluded.sent_at, payload = NULL, updated_at = now()
 		WHERE j.status IN ('queued', 'sending')
 	RETURNING j.job_id)
-INSERT INTO wabus_outbox (event_id, subject, payload, headers)
-SELECT o.event_id, o.subject, o.payload, o.headers
-FROM unnest($15::text[], $16::text[], $17::text[], $18::bytea[], $19::bytea[]) AS o(job_id, event_id, subject, payload, headers)
-JOIN j ON j.job_id = o.job_id`
+` + outbox.InsertKeyed(15, "o.key IN (SELECT job_id FROM j)")
 
 // Done is a claimed job and how it ended.
 type Done struct {

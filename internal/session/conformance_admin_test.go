@@ -12,6 +12,7 @@ import (
 	"github.com/wabus/wabus/internal/admin"
 	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/session/waemu"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
 )
 
@@ -27,7 +28,7 @@ type adminClient struct {
 func startAdmin(t testing.TB, s *testenv.Stack, cfg admin.Config) *adminClient {
 	t.Helper()
 	cfg.Token = adminToken
-	srv, err := admin.New(cfg, admin.Deps{Pool: s.Pool, NATS: s.NATS.Conn(t), JS: s.JS, Names: s.Names})
+	srv, err := admin.New(cfg, admin.Deps{Pool: s.Pool, NATS: s.NATS.Conn(t), JS: s.JS, Names: s.Names, Devices: wmdriver.Devices{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
@@ -102,17 +103,23 @@ type Manager struct {
 	log     *slog.Logger
 	metrics *metrics
 	keeper  *lease.Keeper
+	jobs    *queue.Store  // the tenants' jobs, failed when a tenant is logged out
 	connect chan struct{} // semaphore bounding concurrent connects
 
 	runCtx context.Context // set by Run; sessions derive from it
+	ctlCtx context.Context // set by Run; control requests derive from it
 
 	mu        sync.Mutex
 	sessions  map[string]*Session
 	listeners []Listener
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // sessions
+	ctlWG     sync.WaitGroup // control requests in flight
 
 	// testHookInbound, when set, runs before an inbound message is stored.
 	testHookInbound func(tenant string)
+	// testHookStop, when set, runs before a tenant's session is stopped;
+	// set it under mu.
+	testHookStop func(tenant string)
 
 	mediaFailures failureCounts // failed attachment downloads, by message
 }
@@ -129,6 +136,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		log:      deps.Logger.With(slog.String("component", "session")),
 		sessions: map[string]*Session{},
 		connect:  make(chan struct{}, cfg.RestoreConcurrency),
+		jobs:     queue.New(deps.Pool, deps.Writer, deps.Names),
 	}
 	var err error
 	if m.metrics, err = newMetrics(deps.Registry, m); err != nil {
@@ -152,27 +160,55 @@ func (m *Manager) AddListener(l Listener) { m.listeners = append(m.listeners, l)
 // sessions, until ctx ends. Then every session is disconnected, its state
 // written and its lease released, and Run returns nil. It returns an error
 // when the control subscriptions cannot be made.
+//
+// Shutdown runs in stages: control intake first (the subscriptions are
+// drained and the requests in flight answered), then the sessions are
+// stopped and their leases released.
 func (m *Manager) Run(ctx context.Context) error {
-	m.runCtx = ctx
+	m.ctlCtx = ctx
+	sessCtx, stopSessions := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSessions()
+	m.runCtx = sessCtx
 	subs, err := m.subscribe()
 	if err != nil {
 		return err
 	}
-	err = m.keeper.Run(ctx) // returns after releasing every lease
-	for _, s := range subs {
-		_ = s.Drain()
-	}
+	keeperCtx, stopKeeper := context.WithCancel(sessCtx)
+	kerr := make(chan error, 1)
+	go func() { kerr <- m.keeper.Run(keeperCtx) }()
+	<-ctx.Done()
+	drain(subs)
+	m.ctlWG.Wait()
+	stopKeeper()
+	err = <-kerr // returns after releasing every lease
+	stopSessions()
 	m.wg.Wait()
 	return err
 }
 
+// drain stops subs taking messages and waits until the ones they took were
+// handed to their callbacks.
+func drain(subs []*nats.Subscription) {
+	closed := make([]<-chan nats.SubStatus, len(subs))
+	for i, s := range subs {
+		closed[i] = s.StatusChanged(nats.SubscriptionClosed)
+		if s.Drain() != nil {
+			_ = s.Unsubscribe()
+		}
+	}
+	for _, c := range closed {
+		for range c {
+		}
+	}
+}
+
 // Start implements lease.Owner: it starts tenant's session under l.
+// An old session of the tenant is stopped first, outside m.mu: a session
+// ending by itself takes m.mu (ended) before it is done.
 func (m *Manager) Start(l lease.Lease) {
+	m.Stop(l.Tenant)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old := m.sessions[l.Tenant]; old != nil {
-		old.stop()
-	}
 	s := newSession(m, l)
 	m.sessions[l.Tenant] = s
 	m.wg.Go(func() { s.run(s.ctx) })
@@ -183,7 +219,11 @@ func (m *Manager) Stop(tenant string) {
 	m.mu.Lock()
 	s := m.sessions[tenant]
 	delete(m.sessions, tenant)
+	hook := m.testHookStop
 	m.mu.Unlock()
+	if hook != nil && s != nil {
+		hook(tenant)
+	}
 	if s != nil {
 		s.stop()
 	}
@@ -222,7 +262,7 @@ func (m *Manager) ended(s *Session) {
 		delete(m.sessions, s.tenant)
 	}
 	m.mu.Unlock()
-	if err := m.keeper.Forget(context.WithoutCancel(s.ctx), s.tenant); err != nil {
+	if err := m.keeper.Forget(context.WithoutCancel(s.ctx), s.lease); err != nil {
 		m.log.Warn("lease release failed", slog.String("tenant", s.tenant), slog.String("error", err.Error()))
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 type metrics struct {
@@ -20,7 +22,7 @@ type metrics struct {
 	restricted      prometheus.Counter
 }
 
-var allStates = []string{StateUnpaired, StatePairing, StateConnecting, StateConnected, StateDisconnected, StateBanned, StateLoggedOut}
+var allStates = vocab.States
 
 func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 	x := &metrics{

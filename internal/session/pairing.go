@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/ctl"
+	"github.com/wabus/wabus/internal/obs"
 	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session/wa"
 )
@@ -309,7 +310,7 @@ func (s *Session) pairPending(gen uint64, ev wa.PairPending) bool {
 // its credentials are deleted rather than left behind.
 func (p *pairing) discard(ctx context.Context, jid string, why error) {
 	s := p.s
-	s.log.WarnContext(ctx, "paired a device that cannot be kept; removing it", slog.String("jid", jid), slog.String("error", why.Error()))
+	s.log.WarnContext(ctx, "paired a device that cannot be kept; removing it", slog.String("jid", obs.RedactJIDs(jid)), slog.String("error", why.Error()))
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	// Right after pairing WhatsApp has the client log in again on a new

@@ -9,20 +9,13 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // restrictedEvery is the least time between two session events that report
 // a restriction: a backend that writes to many new numbers at once gets one
 // event a minute, not one per refused message (each is counted).
 const restrictedEvery = time.Minute
-
-// recordRestricted keeps the restriction as the tenant's last error and
-// writes its session event, fenced by the lease. The state does not change.
-const recordRestricted = `WITH u AS (
-	UPDATE wabus_tenant SET last_error = $4 WHERE id = $1 AND ` + fence + `
-	RETURNING 1)
-INSERT INTO wabus_outbox (event_id, subject, payload, headers)
-SELECT o.* FROM unnest($5::text[], $6::text[], $7::bytea[], $8::bytea[]) AS o, u`
 
 // restricted reports WhatsApp's error 463 (wa.Restricted): a session event
 // with the current state and the reason "restricted: <detail>". The
@@ -47,9 +40,10 @@ func (s *Session) restricted(ctx context.Context, detail string) {
 		s.log.ErrorContext(ctx, "build session event", slog.String("error", err.Error()))
 		return
 	}
-	cols := outbox.Columns(msg)
-	_, err = s.m.deps.Writer.Do(ctx, recordRestricted, s.tenant, s.m.cfg.WorkerID, s.lease.Epoch, reason,
-		cols[0], cols[1], cols[2], cols[3])
+	// the restriction is kept as the tenant's last error, with its event,
+	// fenced by the lease; the state does not change
+	sql, args := tenant.RecordError(s.lease, s.m.cfg.WorkerID, reason, msg)
+	_, err = s.m.deps.Writer.Do(ctx, sql, args...)
 	if err != nil && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "restriction not recorded", slog.String("error", err.Error()))
 		return

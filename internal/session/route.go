@@ -71,7 +71,7 @@ func (m *Manager) subscribe() ([]*nats.Subscription, error) {
 // async runs each request in its own goroutine, so that a slow one (a
 // pairing waiting for its first code) does not hold up the others.
 func (m *Manager) async(fn func(*nats.Msg)) func(*nats.Msg) {
-	return func(msg *nats.Msg) { m.wg.Go(func() { fn(msg) }) }
+	return func(msg *nats.Msg) { m.ctlWG.Go(func() { fn(msg) }) }
 }
 
 // tenantOp extracts tenant and op from <...>.<tenant>.<op>.
@@ -92,7 +92,7 @@ func tenantOp(subject string) (string, string) {
 func (m *Manager) onCtl(forwarded bool) func(*nats.Msg) {
 	return func(msg *nats.Msg) {
 		tenant, op := tenantOp(msg.Subject)
-		ctx, cancel := context.WithTimeout(m.runCtx, deadline(op))
+		ctx, cancel := context.WithTimeout(m.ctlCtx, deadline(op))
 		defer cancel()
 		var rep ctl.Reply
 		if !bus.ValidTenant(tenant) {
@@ -173,7 +173,7 @@ func (m *Manager) forward(ctx context.Context, msg *nats.Msg, subject string) ct
 func (m *Manager) onSim(c wa.Controller, forwarded bool) func(*nats.Msg) {
 	return func(msg *nats.Msg) {
 		tenant, op := tenantOp(msg.Subject)
-		ctx, cancel := context.WithTimeout(m.runCtx, ctlDeadline)
+		ctx, cancel := context.WithTimeout(m.ctlCtx, ctlDeadline)
 		defer cancel()
 		if !bus.ValidTenant(tenant) {
 			b, _ := json.Marshal(ctl.Errorf(ctl.CodeInvalid, "invalid tenant id"))

@@ -13,17 +13,18 @@ import (
 	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
-// Session states (CONTRACT).
+// Session states, as vocab defines them.
 const (
-	StateUnpaired     = "unpaired"
-	StatePairing      = "pairing"
-	StateConnecting   = "connecting"
-	StateConnected    = "connected"
-	StateDisconnected = "disconnected"
-	StateBanned       = "banned"
-	StateLoggedOut    = "logged_out"
+	StateUnpaired     = vocab.StateUnpaired
+	StatePairing      = vocab.StatePairing
+	StateConnecting   = vocab.StateConnecting
+	StateConnected    = vocab.StateConnected
+	StateDisconnected = vocab.StateDisconnected
+	StateBanned       = vocab.StateBanned
+	StateLoggedOut    = vocab.StateLoggedOut
 )
 
 // Session is one tenant's WhatsApp session on this worker. Its run loop is

@@ -14,6 +14,8 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/retry"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // change is one state transition of a session.
@@ -24,24 +26,11 @@ type change struct {
 	clearDevice bool
 }
 
-// fence is the condition under which this worker may write a tenant's row:
-// it holds the lease under the epoch it was granted.
-const fence = `EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)`
-
-// updateState writes the new state and, only when the fence holds, the
-// session event: no rows inserted means a newer owner exists.
-const updateState = `WITH u AS (
-	UPDATE wabus_tenant SET state = $4, jid = $5, worker = $2, since = now(), last_error = $6,
-		reconnects = reconnects + $7, ban_expires = $8,
-		device_jid = CASE WHEN $9 THEN NULL ELSE device_jid END
-	WHERE id = $1 AND ` + fence + `
-	RETURNING 1)
-INSERT INTO wabus_outbox (event_id, subject, payload, headers)
-SELECT o.* FROM unnest($10::text[], $11::text[], $12::bytea[], $13::bytea[]) AS o, u`
-
 // transition records c in wabus_tenant and as a session event, in one
-// statement fenced by the lease. It returns false only when a newer owner
-// exists; a database error is logged and the session carries on.
+// statement fenced by the lease. It returns false when a newer owner
+// exists. A database error is logged and the write tried again after a
+// growing delay, while the lease is valid and ctx lasts; once the lease
+// is no longer valid it returns false too.
 func (s *Session) transition(ctx context.Context, c change) bool {
 	s.mu.Lock()
 	s.state = c.state
@@ -51,13 +40,12 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 	}
 	s.mu.Unlock()
 	s.m.metrics.transitions.WithLabelValues(c.state).Inc()
-	reconnect := 0
+	st := tenant.State{State: c.state, JID: jid, Reason: c.reason, ClearDevice: c.clearDevice}
 	if c.state == StateConnecting && s.reconnecting {
-		reconnect, s.reconnecting = 1, false
+		st.Reconnect, s.reconnecting = true, false
 	}
-	var ban *time.Time
 	if !c.banExpires.IsZero() {
-		ban = &c.banExpires
+		st.BanExpires = &c.banExpires
 	}
 	ev, err := event.New(s.tenant, event.TypeSession, event.RandomID(), "", time.Now(), event.Session{
 		State: c.state, JID: jid, Reason: c.reason, Worker: s.m.cfg.WorkerID,
@@ -67,21 +55,57 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 		s.log.ErrorContext(ctx, "build session event", slog.String("error", err.Error()))
 		return true
 	}
-	cols := outbox.Columns(msg)
-	rows, err := s.m.deps.Writer.Do(ctx, updateState, s.tenant, s.m.cfg.WorkerID, s.lease.Epoch,
-		c.state, jid, c.reason, reconnect, ban, c.clearDevice, cols[0], cols[1], cols[2], cols[3])
-	switch {
-	case err != nil && ctx.Err() == nil:
-		s.log.WarnContext(ctx, "session state not recorded", slog.String("state", c.state), slog.String("error", err.Error()))
-	case err == nil && rows == 0:
-		return false
-	case err == nil:
-		s.log.InfoContext(ctx, "session state", slog.String("state", c.state), slog.String("reason", c.reason))
+	sql, args := tenant.RecordState(s.lease, s.m.cfg.WorkerID, st, msg)
+	write := func() (int64, error) { return s.m.deps.Writer.Do(ctx, sql, args...) }
+	if c.state == StateLoggedOut {
+		write = func() (int64, error) { return s.loggedOutWrite(ctx, c.reason, sql, args) }
 	}
+	rows, err := s.retryWrite(ctx, c.state, write)
+	switch {
+	case err != nil:
+		return ctx.Err() != nil // ended: the next owner records its own state
+	case rows == 0:
+		return false
+	}
+	s.log.InfoContext(ctx, "session state", slog.String("state", c.state), slog.String("reason", c.reason))
 	return true
 }
 
-const setDevice = `UPDATE wabus_tenant SET device_jid = $4, jid = $4 WHERE id = $1 AND ` + fence
+// loggedOutWrite writes the logged_out state (sql with args) and,
+// when the fence holds, fails the tenant's waiting jobs and the one being
+// sent with code logged_out, in one transaction: nobody can send them
+// until the tenant is paired again.
+func (s *Session) loggedOutWrite(ctx context.Context, reason, sql string, args []any) (int64, error) {
+	var rows int64
+	err := s.m.deps.Writer.Tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if rows = tag.RowsAffected(); err != nil || rows == 0 {
+			return err
+		}
+		_, err = s.m.jobs.FailTenant(ctx, tx, s.tenant, event.CodeLoggedOut, "the device was logged out: "+reason)
+		return err
+	})
+	return rows, err
+}
+
+// stateRetry paces the retries of a state write that failed.
+var stateRetry = retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+
+// retryWrite runs write until it succeeds, ctx ends or the lease is no
+// longer valid; it returns write's last result.
+func (s *Session) retryWrite(ctx context.Context, state string, write func() (int64, error)) (int64, error) {
+	b := stateRetry
+	for {
+		rows, err := write()
+		if err == nil || ctx.Err() != nil {
+			return rows, err
+		}
+		s.log.WarnContext(ctx, "session state not recorded", slog.String("state", state), slog.String("error", err.Error()))
+		if !s.m.keeper.Valid(s.lease) || !retry.Sleep(ctx, b.Next()) {
+			return rows, err
+		}
+	}
+}
 
 // errLeaseLost is returned by setDevice when the lease was lost.
 var errLeaseLost = errors.New("lease lost")
@@ -89,7 +113,8 @@ var errLeaseLost = errors.New("lease lost")
 // setDevice records the paired device of s's tenant. It returns
 // errLeaseLost when the lease was lost, and the database's error.
 func (m *Manager) setDevice(ctx context.Context, s *Session, jid string) error {
-	tag, err := m.deps.Pool.Exec(ctx, setDevice, s.tenant, m.cfg.WorkerID, s.lease.Epoch, jid)
+	sql, args := tenant.SetDevice(s.lease, m.cfg.WorkerID, jid)
+	tag, err := m.deps.Pool.Exec(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("record paired device: %w", err)
 	}
@@ -99,19 +124,10 @@ func (m *Manager) setDevice(ctx context.Context, s *Session, jid string) error {
 	return nil
 }
 
-const selectDevice = `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1`
-
 // deviceJID returns the tenant's paired device JID, or "".
-func (m *Manager) deviceJID(ctx context.Context, tenant string) (string, error) {
-	var jid string
-	err := m.deps.Pool.QueryRow(ctx, selectDevice, tenant).Scan(&jid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read device: %w", err)
-	}
-	return jid, nil
+func (m *Manager) deviceJID(ctx context.Context, id string) (string, error) {
+	jid, _, err := tenant.Device(ctx, m.deps.Pool, id)
+	return jid, err
 }
 
 // loadDevice returns the stored device for jid, or nil when it is gone.

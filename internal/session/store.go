@@ -9,13 +9,13 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 
-	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 )
 
 // OpenStore returns whatsmeow's device store over pool: the same Postgres
 // database as wabus's own tables, through pgx.
 func OpenStore(pool *pgxpool.Pool, logger *slog.Logger) *sqlstore.Container {
-	return sqlstore.NewWithDB(stdlib.OpenDBFromPool(pool), "pgx", wa.NewLogger(logger, "store"))
+	return sqlstore.NewWithDB(stdlib.OpenDBFromPool(pool), "pgx", wmdriver.NewLogger(logger, "whatsmeow/store"))
 }
 
 // UpgradeStore returns a migration step (for db.Migrate) that creates or

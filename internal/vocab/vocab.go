@@ -39,3 +39,26 @@ func IsMedia(kind string) bool {
 	}
 	return false
 }
+
+// Session states (CONTRACT's "Tenants"): the state column of wabus_tenant
+// and the state of a session event.
+const (
+	// StateUnpaired is a known tenant without a device.
+	StateUnpaired = "unpaired"
+	// StatePairing is a tenant whose QR or phone code is being shown.
+	StatePairing = "pairing"
+	// StateConnecting is a session dialling WhatsApp.
+	StateConnecting = "connecting"
+	// StateConnected is a session logged in: it sends and receives.
+	StateConnected = "connected"
+	// StateDisconnected is a session that will retry with backoff.
+	StateDisconnected = "disconnected"
+	// StateBanned is WhatsApp's temporary ban; sends pause until it lapses.
+	StateBanned = "banned"
+	// StateLoggedOut is a tenant whose device WhatsApp removed; its
+	// credentials were deleted and it needs a new pairing.
+	StateLoggedOut = "logged_out"
+)
+
+// States are the session states, in the contract's order.
+var States = []string{StateUnpaired, StatePairing, StateConnecting, StateConnected, StateDisconnected, StateBanned, StateLoggedOut}

@@ -128,17 +128,27 @@ func (p *parts) run(ctx context.Context) error {
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	sendCtx, stopSend := context.WithCancel(context.WithoutCancel(ctx))
 	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	// The first component to fail stops the sessions, and with them the
+	// worker: a worker without its endpoints or its relay must not run on.
+	sessCtx, failed := context.WithCancelCause(ctx)
+	defer failed(nil)
 	var wg, sendWG, writerWG sync.WaitGroup
 	errs := make(chan error, 4+len(p.beside))
-	wg.Go(func() { errs <- named("outbox relay", p.relay.Run(relayCtx)) })
+	report := func(what string, err error) {
+		if err = named(what, err); err != nil {
+			failed(err)
+		}
+		errs <- err
+	}
+	wg.Go(func() { report("outbox relay", p.relay.Run(relayCtx)) })
 	for _, run := range p.beside {
-		wg.Go(func() { errs <- named("driver", run(httpCtx)) })
+		wg.Go(func() { report("driver", run(httpCtx)) })
 	}
 	writerWG.Go(func() { p.writer.Run(writerCtx, 4) })
-	sendWG.Go(func() { errs <- named("send pipeline", p.sender.Run(sendCtx)) })
-	wg.Go(func() { errs <- named("metrics server", obs.Serve(httpCtx, p.cfg.MetricsAddr, p.mux(), p.log)) })
+	sendWG.Go(func() { report("send pipeline", p.sender.Run(sendCtx)) })
+	wg.Go(func() { report("metrics server", obs.Serve(httpCtx, p.cfg.MetricsAddr, p.mux(), p.log)) })
 	p.log.InfoContext(ctx, "worker started", slog.String("driver", p.cfg.Driver), slog.String("metrics", p.cfg.MetricsAddr))
-	err := named("session manager", p.manager.Run(ctx))
+	err := named("session manager", p.manager.Run(sessCtx))
 	stopSend()
 	sendWG.Wait()
 	stopWriter()

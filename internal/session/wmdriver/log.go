@@ -4,28 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
 
 	waLog "go.mau.fi/whatsmeow/util/log"
+
+	"github.com/wabus/wabus/internal/obs"
 )
 
 // qrCodeFormat is the whatsmeow debug line that prints a QR code, which
 // holds the device's ADV secret key; the adapter drops it.
 const qrCodeFormat = "Emitting QR code %s"
-
-// jidPattern finds phone-number and LID user JIDs in whatsmeow's lines
-// ("51987654321@s.whatsapp.net", "51987654321:3@s.whatsapp.net",
-// "123456789012345@lid").
-var jidPattern = regexp.MustCompile(`(\d{3})(\d+)(\d{2})((?::\d+)?@(?:s\.whatsapp\.net|lid|c\.us))`)
-
-// redactJIDs keeps the first three and last two digits of every user JID
-// in line, so that no phone number reaches the logs in full.
-func redactJIDs(line string) string {
-	return jidPattern.ReplaceAllStringFunc(line, func(m string) string {
-		g := jidPattern.FindStringSubmatch(m)
-		return g[1] + "…" + g[3] + g[4]
-	})
-}
 
 // slogLogger adapts a *slog.Logger to waLog.Logger.
 type slogLogger struct {
@@ -37,7 +24,7 @@ type slogLogger struct {
 // attribute: module, then module/sub for each Sub. whatsmeow's Debugf goes
 // to slog's Debug level, Infof to Info, Warnf to Warn and Errorf to Error.
 // Messages are formatted only when l has the level enabled, and user JIDs
-// in them are shortened (see redactJIDs). It never fails.
+// in them are shortened (see obs.RedactJIDs). It never fails.
 func NewLogger(l *slog.Logger, module string) waLog.Logger {
 	return &slogLogger{l: l, module: module}
 }
@@ -57,5 +44,5 @@ func (s *slogLogger) log(level slog.Level, format string, args []any) {
 	if !s.l.Enabled(ctx, level) || format == qrCodeFormat {
 		return
 	}
-	s.l.LogAttrs(ctx, level, redactJIDs(fmt.Sprintf(format, args...)), slog.String("module", s.module))
+	s.l.LogAttrs(ctx, level, obs.RedactJIDs(fmt.Sprintf(format, args...)), slog.String("module", s.module))
 }

@@ -1,8 +1,10 @@
 package wmdriver
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -103,5 +105,16 @@ func TestLoggerRedactsPhoneNumbers(t *testing.T) {
 		if got[i].msg != want[i] {
 			t.Errorf("line %d = %q, want %q", i, got[i].msg, want[i])
 		}
+	}
+}
+
+// A line of a Sub logger names its module once, through a real handler.
+func TestLoggerLinesCarryOneModuleKey(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	l := NewLogger(slog.New(slog.NewJSONHandler(&buf, nil)), "whatsmeow/store")
+	l.Sub("Upgrade").Infof("upgrading")
+	if n := strings.Count(buf.String(), `"module"`); n != 1 {
+		t.Fatalf("line %s has %d module keys, want 1", buf.String(), n)
 	}
 }

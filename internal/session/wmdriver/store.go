@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"go.mau.fi/whatsmeow/store/sqlstore"
+	"go.mau.fi/whatsmeow/types"
 )
 
 // storeDialect is the dialect given to whatsmeow's sqlstore for a pgx-backed
@@ -55,4 +57,55 @@ func upgradeLocked(ctx context.Context, pool *pgxpool.Pool, container *sqlstore.
 		return fmt.Errorf("upgrade whatsmeow store: %w", err)
 	}
 	return nil
+}
+
+// Devices removes paired devices from whatsmeow's store inside a
+// transaction of the caller's (admin deleting a tenant). It knows which of
+// whatsmeow's tables hold a device; its zero value is ready to use.
+type Devices struct{}
+
+const (
+	// whatsmeow's tables exist once a worker has upgraded its store.
+	deviceTables = `SELECT to_regclass('whatsmeow_device') IS NOT NULL, to_regclass('whatsmeow_privacy_tokens') IS NOT NULL`
+	// whatsmeow's per-device tables reference whatsmeow_device with ON
+	// DELETE CASCADE, except whatsmeow_privacy_tokens.
+	deleteDevices       = `DELETE FROM whatsmeow_device WHERE jid = ANY($1)`
+	deletePrivacyTokens = `DELETE FROM whatsmeow_privacy_tokens WHERE our_jid = ANY($1)`
+)
+
+// DeleteDevices deletes the credentials of the devices jids (device JIDs
+// as wabus_tenant keeps them) and their privacy tokens inside tx; before
+// any worker created whatsmeow's tables there is nothing to delete. It
+// returns the database's error.
+func (Devices) DeleteDevices(ctx context.Context, tx pgx.Tx, jids []string) error {
+	if len(jids) == 0 {
+		return nil
+	}
+	var devices, tokens bool
+	if err := tx.QueryRow(ctx, deviceTables).Scan(&devices, &tokens); err != nil {
+		return fmt.Errorf("look up device tables: %w", err)
+	}
+	if devices {
+		if _, err := tx.Exec(ctx, deleteDevices, jids); err != nil {
+			return fmt.Errorf("delete credentials: %w", err)
+		}
+	}
+	if tokens {
+		if _, err := tx.Exec(ctx, deletePrivacyTokens, tokenOwners(jids)); err != nil {
+			return fmt.Errorf("delete privacy tokens: %w", err)
+		}
+	}
+	return nil
+}
+
+// tokenOwners returns jids with, for each, the account JID without its
+// device part, under which whatsmeow may keep privacy tokens too.
+func tokenOwners(jids []string) []string {
+	out := slices.Clone(jids)
+	for _, j := range jids {
+		if parsed, err := types.ParseJID(j); err == nil {
+			out = append(out, parsed.ToNonAD().String())
+		}
+	}
+	return out
 }
