@@ -253,5 +253,12 @@ func (k *Keeper) grant(l Lease) {
 // statement that writes only where the fence holds writes nothing once a
 // newer owner took the tenant over.
 func Fence(tenant, owner, epoch int) string {
-	return fmt.Sprintf("EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $%d AND owner = $%d AND epoch = $%d)", tenant, owner, epoch)
+	return FenceOn(fmt.Sprintf("$%d", tenant), fmt.Sprintf("$%d", owner), fmt.Sprintf("$%d", epoch))
+}
+
+// FenceOn is Fence for a statement that writes for several tenants at
+// once: tenant, owner and epoch are SQL expressions (columns of the row
+// being written, say) instead of parameter numbers.
+func FenceOn(tenant, owner, epoch string) string {
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = %s AND owner = %s AND epoch = %s)", tenant, owner, epoch)
 }

@@ -129,3 +129,82 @@ func TestFinishFindsItsRowAfterTheTableGrew(t *testing.T) {
 		t.Fatalf("finish under an old epoch: %v, want ErrFenced", err)
 	}
 }
+
+// Tenants that claim and record at the same time share statements: each
+// gets its own next jobs in order, records only under its own lease, and a
+// tenant whose lease moved on gets nothing and ErrFenced while the others
+// go through.
+func TestTenantsClaimAndFinishTogether(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	ctx := context.Background()
+	w := outbox.NewWriter(s.Pool, nil)
+	runWriter(t, w)
+	store := queue.New(s.Pool, w, s.Names)
+	const tenants = 30
+	fences := make([]queue.Fence, tenants)
+	for i := range tenants {
+		tenant := fmt.Sprintf("t%02d", i)
+		fences[i] = fenced(t, s, tenant)
+		_, err := s.Pool.Exec(ctx, `INSERT INTO wabus_job (tenant, job_id, seq, status, payload, recipient, kind, created_at, expires_at)
+			SELECT $1, $1 || '-' || k, $2 * 10 + k, 'queued', '{}', '+51987654321', 'text', now(), now() + interval '1 hour'
+			FROM generate_series(1, 3) k`, tenant, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fences[7].Epoch = -1 // t07's lease moved on
+	var wg sync.WaitGroup
+	for i := range tenants {
+		wg.Go(func() {
+			tenant := fmt.Sprintf("t%02d", i)
+			jobs, err := store.Claim(ctx, tenant, fences[i], 2)
+			if err != nil {
+				t.Errorf("%s claim: %v", tenant, err)
+				return
+			}
+			if i == 7 {
+				if len(jobs) != 0 {
+					t.Errorf("t07 claimed %d jobs under an old epoch", len(jobs))
+				}
+				j := &queue.Job{Tenant: tenant, ID: "t07-1", Seq: 71}
+				if err := store.Finish(ctx, fences[i], j, queue.Outcome{Sent: true, MessageID: "m"}); err != queue.ErrFenced {
+					t.Errorf("t07 finish under an old epoch: %v, want ErrFenced", err)
+				}
+				return
+			}
+			if len(jobs) != 2 || jobs[0].ID != tenant+"-1" || jobs[1].ID != tenant+"-2" {
+				t.Errorf("%s claimed %v", tenant, ids(jobs))
+				return
+			}
+			done := make([]queue.Done, len(jobs))
+			for k, j := range jobs {
+				if j.Tenant != tenant {
+					t.Errorf("%s got %s's job", tenant, j.Tenant)
+				}
+				done[k] = queue.Done{Job: j, Outcome: queue.Outcome{Sent: true, MessageID: "m-" + j.ID, SentAt: time.Now()}}
+			}
+			if err := store.FinishAll(ctx, fences[i], tenant, done); err != nil {
+				t.Errorf("%s finish: %v", tenant, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE status = 'sent' AND message_id = 'm-' || job_id`); n != 2*(tenants-1) {
+		t.Fatalf("%d jobs recorded sent, want %d", n, 2*(tenants-1))
+	}
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE tenant = 't07' AND status <> 'queued'`); n != 0 {
+		t.Fatalf("t07 has %d rows changed under an old epoch", n)
+	}
+	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_outbox`); n != 2*(tenants-1) {
+		t.Fatalf("%d outbox rows, want one sent event per recorded job (%d)", n, 2*(tenants-1))
+	}
+}
+
+func ids(jobs []*queue.Job) []string {
+	out := make([]string, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.ID
+	}
+	return out
+}

@@ -24,13 +24,19 @@ type Store struct {
 	pool  *pgxpool.Pool
 	w     Writer
 	names bus.Names
+
+	claims   combiner[claimIn, []*Job]
+	finishes combiner[finishIn, struct{}]
 }
 
 // New returns a store over pool. w may be nil for a process that only
 // uses the admin side (Cancel, CancelTenant, List, Pending); the owner's
 // and the janitor's methods need it.
 func New(pool *pgxpool.Pool, w Writer, names bus.Names) *Store {
-	return &Store{pool: pool, w: w, names: names}
+	s := &Store{pool: pool, w: w, names: names}
+	s.claims.run = s.claimBatch
+	s.finishes.run = s.finishBatch
+	return s
 }
 
 // notify wakes the relays after a transaction of the store's own wrote

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +51,9 @@ var benchRate = func() float64 {
 func BenchmarkSendEndToEnd(b *testing.B) {
 	s := testenv.NewStack(b)
 	seed(b, s, benchTenants)
-	workertest.Start(b, s, workertest.Config(b, s, "w1"))
+	cfg := workertest.Config(b, s, "w1")
+	cfg.LeaseTTL = 15 * time.Second // the contract's default, as in production
+	workertest.Start(b, s, cfg)
 	testenv.Eventually(b, 120*time.Second, "tenants connected", func() bool {
 		return testenv.QueryInt(b, s.Pool, `SELECT count(*) FROM wabus_tenant WHERE state = 'connected'`) == int64(benchTenants)
 	})
@@ -83,6 +87,7 @@ func BenchmarkSendEndToEnd(b *testing.B) {
 	sub.SetPendingLimits(-1, -1)
 	nc.Flush()
 	b.ResetTimer()
+	stopProfile := profileSend(b)
 	start := time.Now()
 	for i := range b.N {
 		if benchRate > 0 { // paced: job i is due at i/rate
@@ -105,13 +110,70 @@ func BenchmarkSendEndToEnd(b *testing.B) {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Minute):
-		b.Fatalf("only %d of %d sent events arrived", len(lat), b.N)
+		mu.Lock()
+		got := len(lat)
+		mu.Unlock()
+		b.Fatalf("only %d of %d sent events arrived; %s", got, b.N, whereJobsAre(b, s))
 	}
 	b.StopTimer()
+	stopProfile()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99-ms")
+}
+
+// profileSend writes a CPU profile of the timed part alone (publish to the
+// last sent event, not the seeding) to WABUS_BENCH_CPUPROFILE, when set.
+func profileSend(b *testing.B) (stop func()) {
+	path := os.Getenv("WABUS_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// whereJobsAre says where the jobs of a stalled run are: the job table by
+// status, the jobs not sent, and what the send stream still holds.
+func whereJobsAre(b *testing.B, s *testenv.Stack) string {
+	ctx := context.Background()
+	var out strings.Builder
+	rows, err := s.Pool.Query(ctx, `SELECT status, count(*) FROM wabus_job GROUP BY status ORDER BY status`)
+	if err == nil {
+		for rows.Next() {
+			var st string
+			var n int64
+			_ = rows.Scan(&st, &n)
+			fmt.Fprintf(&out, "%s=%d ", st, n)
+		}
+		rows.Close()
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT tenant, job_id, status, attempts, code, updated_at::text FROM wabus_job WHERE status <> 'sent' ORDER BY seq LIMIT 10`)
+	if err == nil {
+		for rows.Next() {
+			var tenant, id, st, code, at string
+			var n int
+			_ = rows.Scan(&tenant, &id, &st, &n, &code, &at)
+			fmt.Fprintf(&out, "[%s %s %s attempts=%d code=%q at %s] ", tenant, id, st, n, code, at)
+		}
+		rows.Close()
+	}
+	var outboxRows int64
+	_ = s.Pool.QueryRow(ctx, `SELECT count(*) FROM wabus_outbox`).Scan(&outboxRows)
+	fmt.Fprintf(&out, "outbox=%d ", outboxRows)
+	if st, err := s.JS.Stream(ctx, s.Names.SendStream()); err == nil {
+		if info, err := st.Info(ctx); err == nil {
+			fmt.Fprintf(&out, "send stream msgs=%d consumers=%d", info.State.Msgs, info.State.Consumers)
+		}
+	}
+	return out.String()
 }
 
 // seed stores n paired sim tenants directly, as pairing would.
