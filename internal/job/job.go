@@ -83,14 +83,14 @@ type Media struct {
 // wire is the JSON shape Decode reads: not_after is a string so that a bad
 // time is reported as invalid_job with the job id.
 type wire struct {
-	ID       string `json:"id"`
-	To       string `json:"to"`
-	Text     string `json:"text"`
-	Document *Media `json:"document"`
-	Image    *Media `json:"image"`
-	Audio    *Media `json:"audio"`
-	Video    *Media `json:"video"`
-	Sticker  *Media `json:"sticker"`
+	ID       string          `json:"id"`
+	To       string          `json:"to"`
+	Text     string          `json:"text"`
+	Document *Media          `json:"document"`
+	Image    *Media          `json:"image"`
+	Audio    *Media          `json:"audio"`
+	Video    *Media          `json:"video"`
+	Sticker  *Media          `json:"sticker"`
 	Reaction *event.Reaction `json:"reaction"`
 	Edit     *event.Edit     `json:"edit"`
 	Revoke   *event.Revoke   `json:"revoke"`
@@ -98,9 +98,9 @@ type wire struct {
 	Contact  *event.Contact  `json:"contact"`
 	Poll     *event.Poll     `json:"poll"`
 	Read     *event.Read     `json:"read"`
-	ReplyTo  string `json:"reply_to"`
-	Typing   int    `json:"typing_seconds"`
-	NotAfter string `json:"not_after"`
+	ReplyTo  string          `json:"reply_to"`
+	Typing   int             `json:"typing_seconds"`
+	NotAfter string          `json:"not_after"`
 }
 
 // Parse decodes and validates a job: Decode, then Validate. It returns the
