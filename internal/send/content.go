@@ -100,7 +100,7 @@ func (w *work) target(kind, id, jid string) (queue.SentMessage, *job.Error) {
 	}
 	switch {
 	case kind == "edit" && !editable(m.Kind):
-		return m, w.invalid(fmt.Sprintf("edit.message_id %s is a %s; only text and captions can be edited", id, m.Kind))
+		return m, w.invalid(fmt.Sprintf("edit.message_id %s is a %s; only text messages can be edited", id, m.Kind))
 	case kind == "edit" && time.Since(m.SentAt) > EditWindow:
 		return m, w.invalid(fmt.Sprintf("edit.message_id %s was sent at %s, more than WhatsApp's %s edit window ago",
 			id, m.SentAt.UTC().Format(time.RFC3339), EditWindow))
@@ -116,13 +116,9 @@ func sameChat(m queue.SentMessage, jid string) bool {
 	return err == nil && sent == jid || m.ToJID == jid
 }
 
-func editable(kind string) bool {
-	switch kind {
-	case vocab.ContentText, vocab.ContentImage, vocab.ContentVideo, vocab.ContentDocument:
-		return true
-	}
-	return false
-}
+// editable reports whether a sent job of kind can be edited: WhatsApp's
+// edits replace a text (the gateway does not edit captions).
+func editable(kind string) bool { return kind == vocab.ContentText }
 
 // isMessage reports whether a sent job of kind is a message a user sees
 // (not a reaction, edit, revoke or read).

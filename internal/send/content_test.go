@@ -194,7 +194,7 @@ func TestSendEditAndRevokeOfUnknownMessages(t *testing.T) {
 		event.CodeUnknownMessage, "not sent to this chat")
 	c.send(t, map[string]any{"id": "react", "to": "+51987654321", "reaction": map[string]string{"message_id": own, "emoji": "🙂"}})
 	c.fails(t, map[string]any{"id": "e3", "to": "+51987654321", "edit": map[string]string{"message_id": job.MessageID("acme", "react"), "text": "x"}},
-		event.CodeInvalidJob, "only text and captions")
+		event.CodeInvalidJob, "only text messages")
 	c.fails(t, map[string]any{"id": "g1", "to": "120363025246125486@g.us", "reaction": map[string]string{"message_id": "3EB0THEIRS", "emoji": "🙂"}},
 		event.CodeInvalidJob, "reaction.sender")
 	// An invalid job fails at ingest, naming the field.
