@@ -42,7 +42,7 @@ func (w *work) content(out *wa.OutMessage, jid string) *job.Error {
 		l := *j.Location
 		out.Location = &l
 	case vocab.ContentContact:
-		out.Contact = contactCard(j.Contact)
+		out.Contact = job.ContactCard(j.Contact)
 	case vocab.ContentPoll:
 		p := *j.Poll
 		out.Poll = &p
@@ -132,34 +132,6 @@ func isMessage(kind string) bool {
 
 func (w *work) invalid(msg string) *job.Error {
 	return &job.Error{Code: event.CodeInvalidJob, JobID: w.job.ID, To: w.job.To, Msg: msg}
-}
-
-// contactCard is the contact with its vCard: the job's, or one written
-// from its name and phone (with the waid WhatsApp links the chat by).
-func contactCard(c *event.Contact) *event.Contact {
-	if c.VCard != "" {
-		return &event.Contact{VCard: c.VCard, Name: vcardName(c.VCard)}
-	}
-	digits, _, _ := (&job.Job{To: c.Phone}).Recipient()
-	digits, _, _ = strings.Cut(digits, "@")
-	card := "BEGIN:VCARD\nVERSION:3.0\nN:;" + vcardEscape(c.Name) + ";;;\nFN:" + vcardEscape(c.Name) +
-		"\nTEL;type=CELL;waid=" + digits + ":+" + digits + "\nEND:VCARD"
-	return &event.Contact{Name: c.Name, Phone: "+" + digits, VCard: card}
-}
-
-// vcardName is the FN of a vCard, or "".
-func vcardName(card string) string {
-	for line := range strings.Lines(card) {
-		line = strings.TrimRight(line, "\r\n")
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.SplitN(k, ";", 2)[0], "FN") {
-			return v
-		}
-	}
-	return ""
-}
-
-func vcardEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, ",", `\,`, ";", `\;`).Replace(s)
 }
 
 // describe reads what a phone shows beside the attachment; a sticker that
