@@ -243,7 +243,7 @@ func checkSubject(ev event.Event, data json.RawMessage) error {
 
 var failureCodes = []string{event.CodeInvalidJob, event.CodeInvalidRecipient, event.CodeNotOnWhatsApp,
 	event.CodeMediaInvalid, event.CodeMediaTooLarge, event.CodeExpired, event.CodeCancelled, event.CodeLoggedOut, event.CodeSendFailed,
-	event.CodeRestricted}
+	event.CodeRestricted, event.CodeUnknownMessage}
 
 // decodeDeadLetter: the headers carry a failure code and the error; a job
 // that failed as invalid_job does not parse (with that very error), any
