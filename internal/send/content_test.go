@@ -2,6 +2,7 @@ package send_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"image/jpeg"
@@ -197,6 +198,14 @@ func TestSendEditAndRevokeOfUnknownMessages(t *testing.T) {
 		event.CodeInvalidJob, "only text messages")
 	c.fails(t, map[string]any{"id": "g1", "to": "120363025246125486@g.us", "reaction": map[string]string{"message_id": "3EB0THEIRS", "emoji": "🙂"}},
 		event.CodeInvalidJob, "reaction.sender")
+	// WhatsApp's edit window: a text sent 20 minutes ago is past it.
+	if _, err := c.s.Pool.Exec(context.Background(), `INSERT INTO wabus_job (tenant, job_id, seq, status, recipient, kind, message_id,
+		created_at, expires_at, sent_at) VALUES ('acme', 'old', 0, 'sent', '+51987654321', 'text', '3EB0OLDTEXT', now(), now(), now() - interval '20 minutes')`); err != nil {
+		t.Fatal(err)
+	}
+	c.fails(t, map[string]any{"id": "e4", "to": "+51987654321", "edit": map[string]string{"message_id": "3EB0OLDTEXT", "text": "x"}},
+		event.CodeInvalidJob, "edit window")
+	c.send(t, map[string]any{"id": "r2", "to": "+51987654321", "revoke": map[string]string{"message_id": "3EB0OLDTEXT"}})
 	// An invalid job fails at ingest, naming the field.
 	c.fails(t, map[string]any{"id": "p1", "to": "+51987654321", "poll": map[string]any{"question": "q", "options": []string{"solo"}}},
 		event.CodeInvalidJob, "poll.options")
