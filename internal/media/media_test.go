@@ -200,3 +200,42 @@ func FuzzDescribe(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDescribeImage is the cost per photo of what a phone needs: a
+// 1920x1080 JPEG decoded and shrunk to a thumbnail.
+func BenchmarkDescribeImage(b *testing.B) {
+	img := mediatest.JPEG(1920, 1080)
+	b.SetBytes(int64(len(img)))
+	for b.Loop() {
+		if _, err := media.Describe(vocab.ContentImage, false, "", img, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDescribeVoiceNote reads a minute of Ogg/Opus: duration and
+// waveform.
+func BenchmarkDescribeVoiceNote(b *testing.B) {
+	sizes := make([]int, 3000)
+	for i := range sizes {
+		sizes[i] = 40 + i%80
+	}
+	ogg := mediatest.OggOpus(sizes)
+	b.SetBytes(int64(len(ogg)))
+	for b.Loop() {
+		if _, err := media.Describe(vocab.ContentAudio, true, "", ogg, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeJPEG is the standard library's decode alone, for
+// comparison with BenchmarkDescribeImage.
+func BenchmarkDecodeJPEG(b *testing.B) {
+	img := mediatest.JPEG(1920, 1080)
+	for b.Loop() {
+		if _, err := jpeg.Decode(bytes.NewReader(img)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
