@@ -141,6 +141,7 @@ var decoders = map[string]decoder{
 	"SimRestrict":   strictly[simRestrict](),
 	"SimReply":      strictly[ctl.Reply](),
 	"SimDelivered":  strictly[sim.Delivered](),
+	"SimPresence":   strictly[sim.Presence](),
 	"SimConnection": strictly[simConnection](),
 	"SimKick":       strictly[simKick](),
 }
@@ -154,6 +155,8 @@ type (
 		ID       string `json:"id"`
 		PushName string `json:"push_name"`
 		LID      bool   `json:"lid"`
+		// instead of text, a send job's content object
+		job.Job
 	}
 	simConnection struct {
 		Worker string `json:"worker"`
@@ -240,7 +243,7 @@ func checkSubject(ev event.Event, data json.RawMessage) error {
 
 var failureCodes = []string{event.CodeInvalidJob, event.CodeInvalidRecipient, event.CodeNotOnWhatsApp,
 	event.CodeMediaInvalid, event.CodeMediaTooLarge, event.CodeExpired, event.CodeCancelled, event.CodeLoggedOut, event.CodeSendFailed,
-	event.CodeRestricted}
+	event.CodeRestricted, event.CodeUnknownMessage}
 
 // decodeDeadLetter: the headers carry a failure code and the error; a job
 // that failed as invalid_job does not parse (with that very error), any
@@ -340,7 +343,7 @@ func TestAsyncAPISubjects(t *testing.T) {
 	for _, op := range []string{ctl.OpPair, ctl.OpPairPhone, ctl.OpLogout, ctl.OpReconnect} {
 		want = append(want, n.Ctl(tenant, op))
 	}
-	simOps := append((&sim.Driver{}).ControlOps(), "delivered", "connected", "disconnected", "kick", "wake")
+	simOps := append((&sim.Driver{}).ControlOps(), "delivered", "presence", "connected", "disconnected", "kick", "wake")
 	for _, op := range simOps {
 		want = append(want, n.Sim(tenant, op))
 	}

@@ -18,12 +18,24 @@ type Message struct {
 	Timestamp time.Time `json:"timestamp"`
 	IsGroup   bool      `json:"is_group"`
 	FromMe    bool      `json:"from_me"`
-	// Type is text, image, document, audio, video, sticker, reaction,
-	// location, contact or other.
+	// Type is one of vocab's content kinds: text, image, document, audio,
+	// video, sticker, reaction, location, contact, edit, revoke, poll,
+	// poll_vote or other.
 	Type    string `json:"type"`
 	Text    string `json:"text"`
 	Media   *Media `json:"media,omitempty"`
 	ReplyTo string `json:"reply_to,omitempty"`
+	// The content object of the kinds that have one, under the kind's key.
+	// For a reaction, Text is also the emoji and ReplyTo the target; for an
+	// edit, Text is the new text; for a location and a contact, Text is
+	// the rendering v1 gave (coordinates and labels, the vCard).
+	Reaction *Reaction `json:"reaction,omitempty"`
+	Edit     *Edit     `json:"edit,omitempty"`
+	Revoke   *Revoke   `json:"revoke,omitempty"`
+	Location *Location `json:"location,omitempty"`
+	Contact  *Contact  `json:"contact,omitempty"`
+	Poll     *Poll     `json:"poll,omitempty"`
+	PollVote *PollVote `json:"poll_vote,omitempty"`
 	// MediaError is set, and Media is not, when the message has an
 	// attachment that could not be stored: one of the MediaError codes.
 	MediaError string `json:"media_error,omitempty"`
@@ -106,4 +118,7 @@ const (
 	CodeLoggedOut        = "logged_out"
 	CodeSendFailed       = "send_failed"
 	CodeRestricted       = "restricted"
+	// CodeUnknownMessage: an edit or revoke names a message id this tenant
+	// did not send (or not to that chat).
+	CodeUnknownMessage = "unknown_message"
 )

@@ -23,13 +23,26 @@
 //     <digits>@c.us is accepted as @s.whatsapp.net.
 //     Recipient normalizes either form to a JID and, for users, the digits.
 //   - content: text (at least one non-space character, at most MaxTextLen
-//     characters) or exactly one of document, image, audio, video, sticker,
-//     with text as its caption. Two media objects are invalid_job.
+//     characters) or exactly one content object: document, image, audio,
+//     video, sticker (text is the caption), or reaction, edit, revoke,
+//     location, contact, poll, read (no text beside them). Two content
+//     objects are invalid_job. The v2 objects' rules (content.go), each
+//     error naming the field: reaction, edit and revoke name their target
+//     message_id like reply_to; an empty emoji removes a reaction, and its
+//     sender (a phone or user JID) is only for groups; edit.text is
+//     required; latitude -90..90 and longitude -180..180 are both required;
+//     a contact is a name and a phone, or a vcard from BEGIN:VCARD to
+//     END:VCARD; a poll has a question and 2-12 distinct options
+//     (WhatsApp's limits); read has 1-256 message_ids and, in groups only,
+//     is required to name their sender. reply_to is not taken beside a
+//     reaction, edit, revoke or read.
+//   - typing_seconds: 0-25 (a whole number), not beside read.
 //   - a media object has exactly one of data and object (an empty string
 //     counts as absent). object is a name in the wa-media bucket: at most 255
 //     bytes, no control characters. filename, if any, is at most 255 bytes
 //     with no control characters. ptt is kept only on audio and cleared
-//     elsewhere. Parse does not decode data: DecodeData does, with the
+//     elsewhere; thumbnail (a preview image, base64 or a data: URL, at most
+//     MaxThumbnailLen bytes) only on video. Parse does not decode data: DecodeData does, with the
 //     media_invalid code, and CheckSize applies the media_too_large limits.
 //   - reply_to, if not empty: 1-128 characters of [A-Za-z0-9._:-].
 //   - not_after, if not empty: RFC 3339; Expired reports whether it passed.

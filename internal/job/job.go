@@ -7,16 +7,20 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
-// Content kinds, as returned by Job.Kind and used by CheckSize and MaxSize.
+// Content kinds, as returned by Job.Kind and used by CheckSize and MaxSize
+// (vocab's words).
 const (
-	KindText     = "text"
-	KindDocument = "document"
-	KindImage    = "image"
-	KindAudio    = "audio"
-	KindVideo    = "video"
-	KindSticker  = "sticker"
+	KindText     = vocab.ContentText
+	KindDocument = vocab.ContentDocument
+	KindImage    = vocab.ContentImage
+	KindAudio    = vocab.ContentAudio
+	KindVideo    = vocab.ContentVideo
+	KindSticker  = vocab.ContentSticker
 )
 
 // Field limits enforced by Validate.
@@ -43,8 +47,20 @@ type Job struct {
 	Audio    *Media `json:"audio,omitempty"`
 	Video    *Media `json:"video,omitempty"`
 	Sticker  *Media `json:"sticker,omitempty"`
+	// The v2 contents, each exclusive with the media objects and with
+	// each other (see content.go for their rules).
+	Reaction *event.Reaction `json:"reaction,omitempty"`
+	Edit     *event.Edit     `json:"edit,omitempty"`
+	Revoke   *event.Revoke   `json:"revoke,omitempty"`
+	Location *event.Location `json:"location,omitempty"`
+	Contact  *event.Contact  `json:"contact,omitempty"`
+	Poll     *event.Poll     `json:"poll,omitempty"`
+	Read     *event.Read     `json:"read,omitempty"`
 	// ReplyTo is the WhatsApp id of a message to quote, if any.
 	ReplyTo string `json:"reply_to,omitempty"`
+	// TypingSeconds is how long the tenant shows "typing…" (or
+	// "recording…" before a voice note) before sending, 0-25.
+	TypingSeconds int `json:"typing_seconds,omitempty"`
 	// NotAfter is when the job expires instead of being sent late, if ever.
 	NotAfter *time.Time `json:"not_after,omitempty"`
 }
@@ -58,21 +74,33 @@ type Media struct {
 	Mimetype string `json:"mimetype,omitempty"`
 	// PTT sends audio as a voice note. Decode clears it on other kinds.
 	PTT bool `json:"ptt,omitempty"`
+	// Thumbnail is a JPEG, PNG or GIF preview of a video (base64 or a
+	// data: URL), which the gateway cannot draw from the video itself.
+	// Only a video takes it.
+	Thumbnail string `json:"thumbnail,omitempty"`
 }
 
 // wire is the JSON shape Decode reads: not_after is a string so that a bad
 // time is reported as invalid_job with the job id.
 type wire struct {
-	ID       string `json:"id"`
-	To       string `json:"to"`
-	Text     string `json:"text"`
-	Document *Media `json:"document"`
-	Image    *Media `json:"image"`
-	Audio    *Media `json:"audio"`
-	Video    *Media `json:"video"`
-	Sticker  *Media `json:"sticker"`
-	ReplyTo  string `json:"reply_to"`
-	NotAfter string `json:"not_after"`
+	ID       string          `json:"id"`
+	To       string          `json:"to"`
+	Text     string          `json:"text"`
+	Document *Media          `json:"document"`
+	Image    *Media          `json:"image"`
+	Audio    *Media          `json:"audio"`
+	Video    *Media          `json:"video"`
+	Sticker  *Media          `json:"sticker"`
+	Reaction *event.Reaction `json:"reaction"`
+	Edit     *event.Edit     `json:"edit"`
+	Revoke   *event.Revoke   `json:"revoke"`
+	Location *event.Location `json:"location"`
+	Contact  *event.Contact  `json:"contact"`
+	Poll     *event.Poll     `json:"poll"`
+	Read     *event.Read     `json:"read"`
+	ReplyTo  string          `json:"reply_to"`
+	Typing   int             `json:"typing_seconds"`
+	NotAfter string          `json:"not_after"`
 }
 
 // Parse decodes and validates a job: Decode, then Validate. It returns the
@@ -112,6 +140,8 @@ func Decode(data []byte) (*Job, error) {
 	j := &Job{
 		ID: w.ID, To: w.To, Text: w.Text, ReplyTo: w.ReplyTo,
 		Document: w.Document, Image: w.Image, Audio: w.Audio, Video: w.Video, Sticker: w.Sticker,
+		Reaction: w.Reaction, Edit: w.Edit, Revoke: w.Revoke, Location: w.Location, Contact: w.Contact,
+		Poll: w.Poll, Read: w.Read, TypingSeconds: w.Typing,
 	}
 	for _, m := range []*Media{j.Document, j.Image, j.Video, j.Sticker} {
 		if m != nil {
@@ -156,14 +186,22 @@ func (j *Job) validateContent() *Error {
 	if n := utf8.RuneCountInString(j.Text); n > MaxTextLen {
 		return invalidJob("text has %d characters, limit %d", n, MaxTextLen)
 	}
+	if j.TypingSeconds < 0 || j.TypingSeconds > MaxTypingSeconds {
+		return invalidJob("typing_seconds must be 0-%d, got %d", MaxTypingSeconds, j.TypingSeconds)
+	}
+	kinds := j.contents()
 	kind, m, n := j.media()
 	switch {
-	case n > 1:
+	case len(kinds) > 1 && n == len(kinds):
 		return invalidJob("a job has at most one media object, got %d", n)
+	case len(kinds) > 1:
+		return invalidJob("a job has at most one content object, got %s and %s", kinds[0], kinds[1])
 	case n == 1:
 		return validateMedia(kind, m)
+	case len(kinds) == 1:
+		return j.validateObject(kinds[0])
 	case !hasText(j.Text):
-		return invalidJob("a job needs text or a media object")
+		return invalidJob("a job needs text or a content object")
 	}
 	return nil
 }
@@ -178,15 +216,22 @@ func validateMedia(kind string, m *Media) *Error {
 		return invalidJob("%s object must be 1-%d bytes without control characters", kind, MaxNameLen)
 	case m.Filename != "" && !validName(m.Filename):
 		return invalidJob("%s filename must be at most %d bytes without control characters", kind, MaxNameLen)
+	case m.Thumbnail != "" && kind != KindVideo:
+		return invalidJob("%s.thumbnail is only taken on video", kind)
+	case len(m.Thumbnail) > MaxThumbnailLen:
+		return invalidJob("video.thumbnail is %d bytes, limit %d", len(m.Thumbnail), MaxThumbnailLen)
 	}
 	return nil
 }
 
-// Kind returns the content kind: the media object's kind (document, image,
-// audio, video or sticker) or "text" when there is none.
+// Kind returns the content kind: the content object's key (document,
+// image, audio, video, sticker, reaction, edit, revoke, location, contact,
+// poll or read) or "text" when there is none.
 func (j *Job) Kind() string {
-	kind, _, _ := j.media()
-	return kind
+	if kinds := j.contents(); len(kinds) > 0 {
+		return kinds[0]
+	}
+	return KindText
 }
 
 // Media returns the job's media object, or nil for a text job.

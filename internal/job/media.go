@@ -130,11 +130,13 @@ func decodeBase64(s string) ([]byte, error) {
 	return data, nil
 }
 
-// DetectMimetype returns the mimetype to send media with: declared if it is a
-// well-formed type/subtype other than application/octet-stream (normalized as
-// by mime.FormatMediaType); else the type of the filename's extension (a
-// built-in table, then mime.TypeByExtension); else what
-// http.DetectContentType sniffs from data; else application/octet-stream.
+// DetectMimetype returns the mimetype media was given or looks like:
+// declared if it is a well-formed type/subtype other than
+// application/octet-stream (normalized as by mime.FormatMediaType); else the
+// type of the filename's extension (a built-in table, then
+// mime.TypeByExtension); else what http.DetectContentType sniffs from data;
+// else "", so that the driver's rules for the kind decide (internal/media's
+// Mimetype: a voice note is Opus, a sticker WebP, whatever is declared).
 func DetectMimetype(data []byte, filename, declared string) string {
 	if mt := normalizeMimetype(declared); mt != "" && !strings.HasPrefix(mt, octetStream) {
 		return mt
@@ -147,7 +149,7 @@ func DetectMimetype(data []byte, filename, declared string) string {
 			return mt
 		}
 	}
-	return octetStream
+	return ""
 }
 
 // extensionTypes are the mimetypes of common extensions, so detection does not

@@ -158,8 +158,8 @@ func TestDetectMimetype(t *testing.T) {
 		{"sniffed pdf", []byte(tinyPDF), "noextension", "", "application/pdf"},
 		{"sniffed over unknown extension", png, "a.unknownext", "", "image/png"},
 		{"sniffed text", []byte("hola"), "", "", "text/plain; charset=utf-8"},
-		{"nothing known", []byte{0x00, 0x01, 0x02, 0xfe}, "a.", "", "application/octet-stream"},
-		{"nothing at all", nil, "", "", "application/octet-stream"},
+		{"nothing known", []byte{0x00, 0x01, 0x02, 0xfe}, "a.", "", ""},
+		{"nothing at all", nil, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,7 +7,8 @@ import "errors"
 // written.
 var ErrFenced = errors.New("lease lost: outcome not recorded")
 
-// ErrNotFound is returned by Cancel for a job id the table does not have.
+// ErrNotFound is returned by Cancel for a job id the table does not have,
+// and by SentMessage for a message id the tenant did not send.
 var ErrNotFound = errors.New("job not found")
 
 // ErrNotCancellable is returned by Cancel for a job that is being sent or

@@ -130,11 +130,15 @@ func (w *work) build(conn wa.Conn) (*wa.OutMessage, *job.Error) {
 	}
 	out := &wa.OutMessage{
 		ID: job.MessageID(w.l.tenant, j.ID), JobID: j.ID, To: jid, Kind: j.Kind(), Text: j.Text, ReplyTo: j.ReplyTo,
+		Typing: time.Duration(j.TypingSeconds) * time.Second,
 	}
 	if m := j.Media(); m != nil {
 		if jerr := w.media(out, m); jerr != nil {
 			return nil, jerr
 		}
+	}
+	if jerr := w.content(out, jid); jerr != nil {
+		return nil, jerr
 	}
 	return out, nil
 }
@@ -165,8 +169,7 @@ func (w *work) media(out *wa.OutMessage, m *job.Media) *job.Error {
 		return je
 	}
 	out.Media, out.Filename, out.PTT = data, m.Filename, m.PTT
-	out.Mimetype = job.DetectMimetype(data, m.Filename, declared)
-	return nil
+	return w.describe(out, m, job.DetectMimetype(data, m.Filename, declared))
 }
 
 func cmpStr(a, b string) string {
@@ -191,7 +194,11 @@ func (p *Pipeline) object(ctx context.Context, name string) ([]byte, error) {
 
 // sent records the outcome (in the background: see loop.record).
 func (w *work) sent(out *wa.OutMessage, res *wa.SendResult) {
-	o := queue.Outcome{Sent: true, MessageID: out.ID, ToJID: res.ToJID, SentAt: res.Timestamp, Attempts: w.attempt}
+	id := out.ID
+	if out.Kind == wa.KindRead { // marks read; no message of its own
+		id = ""
+	}
+	o := queue.Outcome{Sent: true, MessageID: id, ToJID: res.ToJID, SentAt: res.Timestamp, Attempts: w.attempt}
 	w.l.record(w.row, o, func() {
 		w.p.metrics.jobs.WithLabelValues("sent", "ok").Inc()
 		w.p.metrics.latency.Observe(time.Since(w.row.CreatedAt).Seconds())

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wabus/wabus/internal/event"
-	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // inbound is a message a contact sent, held by the simulated server until
@@ -24,12 +25,17 @@ type inbound struct {
 	LID      bool      `json:"lid"` // the contact writes from a LID-addressed chat
 	At       time.Time `json:"-"`
 	sender   string
+	// kind is the content kind; content the job-shaped JSON of its object
+	// (see content.go), nil for text.
+	kind    string
+	content []byte
 }
 
 // maxPushName bounds an inbound message's push_name.
 const maxPushName = 256
 
-const insertInbound = `INSERT INTO wabus_sim_inbound (tenant, id, sender, text, push_name, lid) VALUES ($1, $2, $3, $4, $5, $6)
+const insertInbound = `INSERT INTO wabus_sim_inbound (tenant, id, sender, text, push_name, lid, kind, content)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (tenant, id) DO NOTHING`
 
 // inbound accepts a message from a contact. It is stored in Postgres, the
@@ -59,6 +65,9 @@ func (d *Driver) inbound(ctx context.Context, tenant string, body []byte) error 
 	}
 	in.sender = phone + "@s.whatsapp.net"
 	in.At = time.Now()
+	if err := in.parseContent(body); err != nil {
+		return err
+	}
 	// a request being answered while the worker shuts down is still stored
 	store, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -66,7 +75,7 @@ func (d *Driver) inbound(ctx context.Context, tenant string, body []byte) error 
 	if err := d.recordContact(store, tenant, phone, in.LID); err != nil {
 		d.log.Warn("sim contact not recorded", slog.String("error", err.Error()))
 	}
-	if _, err := d.pool.Exec(store, insertInbound, tenant, in.ID, in.sender, in.Text, in.PushName, in.LID); err != nil {
+	if _, err := d.pool.Exec(store, insertInbound, in.args(tenant)...); err != nil {
 		if c == nil || !c.isUp() {
 			return &ctlError{"unavailable", "the simulated server cannot store the message now; send it again: " + err.Error()}
 		}
@@ -108,7 +117,7 @@ func (c *conn) deliver() {
 	}
 }
 
-const selectInbound = `SELECT id, sender, text, push_name, lid, created_at FROM wabus_sim_inbound
+const selectInbound = `SELECT id, sender, text, push_name, lid, kind, content, created_at FROM wabus_sim_inbound
 WHERE tenant = $1 ORDER BY created_at, id LIMIT 200`
 
 const deleteInbound = `DELETE FROM wabus_sim_inbound WHERE tenant = $1 AND id = $2`
@@ -126,7 +135,7 @@ func (c *conn) deliverPending() bool {
 		if !c.isUp() {
 			return true
 		}
-		if !c.h.Handle(wa.Message{Data: in.event()}) {
+		if !c.h.Handle(in.message()) {
 			return false
 		}
 		c.d.acked(ctx, c.tenant, in)
@@ -141,14 +150,14 @@ func (c *conn) loadInbound(ctx context.Context) ([]*inbound, error) {
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*inbound, error) {
 		in := &inbound{}
-		err := r.Scan(&in.ID, &in.sender, &in.Text, &in.PushName, &in.LID, &in.At)
+		err := r.Scan(&in.ID, &in.sender, &in.Text, &in.PushName, &in.LID, &in.kind, &in.content, &in.At)
 		return in, err
 	})
 }
 
-// event is the message as the client reports it. A LID-addressed contact
-// is still named by phone number, with its LID beside (the simulated
-// client's LID map always knows it).
+// event is the message as the client reports it, before its content. A
+// LID-addressed contact is still named by phone number, with its LID
+// beside (the simulated client's LID map always knows it).
 func (in *inbound) event() event.Message {
 	user, _, _ := strings.Cut(in.sender, "@")
 	senderLID, chatLID := identities(user, in.LID)
@@ -156,6 +165,16 @@ func (in *inbound) event() event.Message {
 		MessageID: in.ID, Chat: in.sender, Sender: in.sender, SenderLID: senderLID, ChatLID: chatLID,
 		PushName: in.PushName, Timestamp: in.At.UTC().Truncate(time.Second), Type: "text", Text: in.Text,
 	}
+}
+
+// args are insertInbound's arguments.
+func (in *inbound) args(tenant string) []any {
+	kind := cmp.Or(in.kind, vocab.ContentText)
+	var content any // NULL, not a JSON null, for text
+	if in.content != nil {
+		content = in.content
+	}
+	return []any{tenant, in.ID, in.sender, in.Text, in.PushName, in.LID, kind, content}
 }
 
 // memory returns the messages accepted while Postgres was down.
@@ -177,7 +196,7 @@ func (d *Driver) acked(ctx context.Context, tenant string, in *inbound) {
 // whether none is left in memory.
 func (d *Driver) persistPending(ctx context.Context, tenant string) bool {
 	for _, in := range d.memory(tenant) {
-		if _, err := d.pool.Exec(ctx, insertInbound, tenant, in.ID, in.sender, in.Text, in.PushName, in.LID); err != nil {
+		if _, err := d.pool.Exec(ctx, insertInbound, in.args(tenant)...); err != nil {
 			return false
 		}
 		d.forget(tenant, in.ID)

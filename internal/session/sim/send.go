@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/media"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Delivered is what the simulator publishes on <p>.sim.<t>.delivered for
@@ -25,15 +27,40 @@ type Delivered struct {
 	JobID     string          `json:"job_id"`
 	ReplyTo   string          `json:"reply_to,omitempty"`
 	Media     *DeliveredMedia `json:"media,omitempty"`
+	// The content object of a v2 kind, under its key.
+	Reaction *event.Reaction `json:"reaction,omitempty"`
+	Edit     *event.Edit     `json:"edit,omitempty"`
+	Revoke   *event.Revoke   `json:"revoke,omitempty"`
+	Location *event.Location `json:"location,omitempty"`
+	Contact  *event.Contact  `json:"contact,omitempty"`
+	Poll     *event.Poll     `json:"poll,omitempty"`
+	Read     *event.Read     `json:"read,omitempty"`
 }
 
-// DeliveredMedia describes the bytes a simulated recipient got.
+// DeliveredMedia describes the bytes a simulated recipient got, and what
+// its phone shows beside them.
 type DeliveredMedia struct {
 	Mimetype string `json:"mimetype"`
 	Filename string `json:"filename,omitempty"`
 	Size     int    `json:"size"`
 	SHA256   string `json:"sha256"`
 	PTT      bool   `json:"ptt,omitempty"`
+	Width    int    `json:"width,omitempty"`
+	Height   int    `json:"height,omitempty"`
+	Seconds  int    `json:"seconds,omitempty"`
+	// Waveform is a voice note's 64 points of 0-100.
+	Waveform []int `json:"waveform,omitempty"`
+	// Thumbnail is the JPEG thumbnail, base64.
+	Thumbnail []byte `json:"thumbnail,omitempty"`
+}
+
+// Presence is what the simulator publishes on <p>.sim.<t>.presence when
+// a job shows "typing…" before it is sent.
+type Presence struct {
+	To string `json:"to"`
+	// State is "composing" or "recording" (before a voice note).
+	State   string `json:"state"`
+	Seconds int    `json:"seconds"`
 }
 
 // Send implements wa.Conn.
@@ -55,13 +82,14 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 			return nil, err
 		}
 	}
-	d := Delivered{MessageID: msg.ID, To: msg.To, Type: msg.Kind, Text: msg.Text, JobID: msg.JobID, ReplyTo: msg.ReplyTo}
-	if msg.Kind != wa.KindText {
-		sum := sha256.Sum256(msg.Media)
-		d.Media = &DeliveredMedia{Mimetype: msg.Mimetype, Filename: msg.Filename, Size: len(msg.Media), SHA256: hex.EncodeToString(sum[:]), PTT: msg.PTT}
+	if err := c.typing(ctx, msg); err != nil {
+		return nil, err
 	}
-	if err := c.d.publish(c.tenant, "delivered", d); err != nil {
+	if err := c.d.publish(c.tenant, "delivered", delivered(msg)); err != nil {
 		return nil, fmt.Errorf("sim: deliver: %w", err)
+	}
+	if msg.Kind == wa.KindRead {
+		return &wa.SendResult{Timestamp: time.Now(), ToJID: msg.To}, nil
 	}
 	toJID := msg.To
 	if known.lid {
@@ -75,6 +103,52 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 	}
 	c.queueReceipt(msg.ID, msg.To, known.lid)
 	return &wa.SendResult{ID: msg.ID, Timestamp: time.Now(), ToJID: toJID}, nil
+}
+
+// delivered is the notice of what the recipient got.
+func delivered(msg *wa.OutMessage) Delivered {
+	d := Delivered{MessageID: msg.ID, To: msg.To, Type: msg.Kind, Text: msg.Text, JobID: msg.JobID, ReplyTo: msg.ReplyTo,
+		Reaction: msg.Reaction, Edit: msg.Edit, Revoke: msg.Revoke, Location: msg.Location, Contact: msg.Contact,
+		Poll: msg.Poll, Read: msg.Read}
+	if msg.Kind == wa.KindRead {
+		d.MessageID = ""
+	}
+	if vocab.IsMedia(msg.Kind) {
+		sum := sha256.Sum256(msg.Media)
+		d.Media = &DeliveredMedia{Mimetype: media.Mimetype(msg.Kind, msg.PTT, msg.Mimetype, msg.Media), Filename: msg.Filename,
+			Size: len(msg.Media), SHA256: hex.EncodeToString(sum[:]), PTT: msg.PTT,
+			Width: msg.Width, Height: msg.Height, Seconds: msg.Seconds, Thumbnail: msg.Thumbnail}
+		for _, v := range msg.Waveform {
+			d.Media.Waveform = append(d.Media.Waveform, int(v))
+		}
+	}
+	return d
+}
+
+// typing publishes the presence notice of a job with Typing, then waits
+// that long, as a person typing would.
+func (c *conn) typing(ctx context.Context, msg *wa.OutMessage) error {
+	if msg.Typing <= 0 {
+		return nil
+	}
+	state := "composing"
+	if msg.Kind == wa.KindAudio && msg.PTT {
+		state = "recording"
+	}
+	p := Presence{To: msg.To, State: state, Seconds: int(msg.Typing / time.Second)}
+	if err := c.d.publish(c.tenant, "presence", p); err != nil {
+		return fmt.Errorf("sim: presence: %w", err)
+	}
+	t := time.NewTimer(msg.Typing)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("sim: typing: %w", ctx.Err())
+	case <-c.stop:
+		return wa.ErrNotConnected
+	case <-t.C:
+		return nil
+	}
 }
 
 // Registered implements wa.Conn: numbers starting with 999 have no WhatsApp.

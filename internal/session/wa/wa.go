@@ -17,6 +17,7 @@ import (
 	"go.mau.fi/whatsmeow/store"
 
 	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Driver opens connections to a WhatsApp network.
@@ -179,14 +180,23 @@ func (Message) waEvent()          {}
 func (Receipt) waEvent()          {}
 func (Restricted) waEvent()       {}
 
-// Content kinds of an OutMessage.
+// Content kinds of an OutMessage (vocab's words).
 const (
-	KindText     = "text"
-	KindDocument = "document"
-	KindImage    = "image"
-	KindAudio    = "audio"
-	KindVideo    = "video"
-	KindSticker  = "sticker"
+	KindText     = vocab.ContentText
+	KindDocument = vocab.ContentDocument
+	KindImage    = vocab.ContentImage
+	KindAudio    = vocab.ContentAudio
+	KindVideo    = vocab.ContentVideo
+	KindSticker  = vocab.ContentSticker
+	KindReaction = vocab.ContentReaction
+	KindEdit     = vocab.ContentEdit
+	KindRevoke   = vocab.ContentRevoke
+	KindLocation = vocab.ContentLocation
+	KindContact  = vocab.ContentContact
+	KindPoll     = vocab.ContentPoll
+	// KindRead marks messages read: Send sends no message and its
+	// SendResult has no ID.
+	KindRead = vocab.ContentRead
 )
 
 // OutMessage is one message to send.
@@ -209,6 +219,31 @@ type OutMessage struct {
 	PTT bool
 	// ReplyTo quotes an earlier message by its WhatsApp id.
 	ReplyTo string
+	// Typing is how long to show "typing…" ("recording…" before a voice
+	// note) in the chat before sending.
+	Typing time.Duration
+
+	// What a phone shows beside an attachment (internal/media's Info),
+	// zero when unknown: an image's, sticker's or video's size, the
+	// seconds of audio and video, a voice note's waveform (64 points of
+	// 0-100), and a JPEG thumbnail of an image or video.
+	Width, Height int
+	Seconds       int
+	Waveform      []byte
+	Thumbnail     []byte
+
+	// The content object of the kind, for the v2 kinds. The pipeline fills
+	// them in for the driver: a Reaction's Sender is "" when the target is
+	// the tenant's own message, else the target's author (the contact in
+	// a one-to-one chat); a Read's Sender is a JID; a Contact always has
+	// its VCard.
+	Reaction *event.Reaction
+	Edit     *event.Edit
+	Revoke   *event.Revoke
+	Location *event.Location
+	Contact  *event.Contact
+	Poll     *event.Poll
+	Read     *event.Read
 }
 
 // SendResult is what WhatsApp answered to a send. ToJID is the JID the

@@ -239,7 +239,10 @@ func (c *conn) handle(node *waBinary.Node) {
 	case "message":
 		c.handleMessage(node)
 	case "receipt":
+		c.s.recordReceipt(c.dev, node)
 		c.handleReceipt(node)
+	case "chatstate":
+		c.s.recordChatState(c.dev, node)
 	case "ack":
 		c.handleAck(node)
 	default:

@@ -40,6 +40,13 @@
 //     what the client sends; Received and WaitReceived show it. Copies for
 //     other paired clients are relayed to them. Media uploads are stored
 //     (Media) and served back to downloads.
+//   - What a phone makes of it: PhoneView downloads a received message's
+//     attachment and checks the fields a phone needs per kind (a voice
+//     note's PTT, Opus mimetype, seconds and waveform; an image's
+//     thumbnail and dimensions; a sticker's WebP; a reaction's, edit's or
+//     revoke's key: chat, fromMe, participant). ChatStates lists the
+//     "typing…"/"recording…" a client showed, ClientReceipts the receipts
+//     (read marks) it sent.
 //   - Receiving: SendText and SendMessage encrypt as a contact and deliver;
 //     Acked and WaitAcked observe the client's receipt or ack. Unacknowledged
 //     messages and receipts are resent on every login, and every

@@ -96,6 +96,8 @@ type Server struct {
 	linking    map[string]*conn
 	outbox     []*stanza
 	received   []Received
+	states     []ChatState
+	receipts   []ClientReceipt
 	media      map[string][]byte
 	histories  map[types.JID][]*HistoryBlob
 	linkCodes  map[string]int // phone-code registrations by phone

@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"math"
 	"strings"
 
 	"go.mau.fi/whatsmeow"
@@ -13,6 +13,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/media"
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
@@ -27,10 +28,13 @@ const defaultDocumentName = "document"
 // the message it quotes, or no one when quoted is empty. It returns a
 // *wa.SendError for content that can never be sent and a wrapped error for
 // a failed upload.
-func buildMessage(ctx context.Context, msg *wa.OutMessage, quoted types.JID, upload uploadFunc) (*waE2E.Message, error) {
+func buildMessage(ctx context.Context, msg *wa.OutMessage, chat, quoted types.JID, upload uploadFunc) (*waE2E.Message, error) {
 	ci := replyContext(msg.ReplyTo, quoted)
 	if msg.Kind == wa.KindText {
 		return textMessage(msg, ci)
+	}
+	if m, ok, err := contentMessage(msg, chat, ci); ok {
+		return m, err
 	}
 	mt, ok := mediaType(msg.Kind)
 	if !ok {
@@ -101,16 +105,40 @@ func mediaMessage(msg *wa.OutMessage, up whatsmeow.UploadResponse, ci *waE2E.Con
 	mime, caption := mimetype(msg), optional(msg.Text)
 	switch msg.Kind {
 	case wa.KindImage:
-		return &waE2E.Message{ImageMessage: imageMessage(up, mime, caption, ci)}
+		m := imageMessage(up, mime, caption, ci)
+		m.Width, m.Height, m.JPEGThumbnail = size(msg.Width), size(msg.Height), thumbnail(msg.Thumbnail)
+		return &waE2E.Message{ImageMessage: m}
 	case wa.KindDocument:
 		return documentMessage(msg.Filename, up, mime, caption, ci)
 	case wa.KindAudio:
-		return &waE2E.Message{AudioMessage: audioMessage(up, mime, msg.PTT, ci)}
+		m := audioMessage(up, mime, msg.PTT, ci)
+		m.Seconds, m.Waveform = size(msg.Seconds), msg.Waveform
+		return &waE2E.Message{AudioMessage: m}
 	case wa.KindVideo:
-		return &waE2E.Message{VideoMessage: videoMessage(up, mime, caption, ci)}
+		m := videoMessage(up, mime, caption, ci)
+		m.Width, m.Height, m.Seconds = size(msg.Width), size(msg.Height), size(msg.Seconds)
+		m.JPEGThumbnail = thumbnail(msg.Thumbnail)
+		return &waE2E.Message{VideoMessage: m}
 	default:
-		return &waE2E.Message{StickerMessage: stickerMessage(up, mime, ci)}
+		m := stickerMessage(up, mime, ci)
+		m.Width, m.Height = size(msg.Width), size(msg.Height)
+		return &waE2E.Message{StickerMessage: m}
 	}
+}
+
+// size is a known dimension or duration, nil when unknown (0).
+func size(n int) *uint32 {
+	if n <= 0 || n > math.MaxUint32 {
+		return nil
+	}
+	return new(uint32(n))
+}
+
+func thumbnail(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 func imageMessage(up whatsmeow.UploadResponse, mime string, caption *string, ci *waE2E.ContextInfo) *waE2E.ImageMessage {
@@ -160,43 +188,12 @@ func stickerMessage(up whatsmeow.UploadResponse, mime string, ci *waE2E.ContextI
 	}
 }
 
-// mimetype is msg's media type: the given one, else what the bytes look
-// like when that fits the kind, else the kind's usual type. Voice notes
-// are always Opus in Ogg and stickers WebP, as WhatsApp requires.
+// mimetype is msg's media type, by internal/media's rules: a voice note
+// is always Opus in Ogg and a sticker WebP, as WhatsApp requires; else the
+// given one, else what the bytes look like when that fits the kind, else
+// the kind's usual type.
 func mimetype(msg *wa.OutMessage) string {
-	if msg.Mimetype != "" {
-		return msg.Mimetype
-	}
-	detected := detectMimetype(msg.Media)
-	switch msg.Kind {
-	case wa.KindDocument:
-		return detected
-	case wa.KindAudio:
-		if msg.PTT {
-			return "audio/ogg; codecs=opus"
-		}
-		return ifPrefix(detected, "audio/", "audio/mpeg")
-	case wa.KindImage:
-		return ifPrefix(detected, "image/", "image/jpeg")
-	case wa.KindVideo:
-		return ifPrefix(detected, "video/", "video/mp4")
-	}
-	return "image/webp"
-}
-
-// detectMimetype sniffs data; Ogg files are taken to be audio.
-func detectMimetype(data []byte) string {
-	if d := http.DetectContentType(data); d != "application/ogg" {
-		return d
-	}
-	return "audio/ogg"
-}
-
-func ifPrefix(s, prefix, fallback string) string {
-	if strings.HasPrefix(s, prefix) {
-		return s
-	}
-	return fallback
+	return media.Mimetype(msg.Kind, msg.PTT, msg.Mimetype, msg.Media)
 }
 
 func optional(s string) *string {

@@ -60,7 +60,7 @@ func checkUploaded(t *testing.T, m mediaFields, size int, mime string) {
 func build(t *testing.T, msg *wa.OutMessage, quoted types.JID) (*waE2E.Message, *fakeUpload) {
 	t.Helper()
 	up := &fakeUpload{}
-	m, err := buildMessage(context.Background(), msg, quoted, up.upload)
+	m, err := buildMessage(context.Background(), msg, alice, quoted, up.upload)
 	if err != nil {
 		t.Fatalf("buildMessage: %v", err)
 	}
@@ -206,7 +206,7 @@ func TestBuildErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			up := &fakeUpload{err: tt.uploadErr}
-			_, err := buildMessage(context.Background(), &tt.msg, alice, up.upload)
+			_, err := buildMessage(context.Background(), &tt.msg, alice, alice, up.upload)
 			checkCode(t, err, tt.code)
 			if tt.uploadErr != nil && !errors.Is(err, tt.uploadErr) {
 				t.Errorf("error %v does not wrap the upload error", err)

@@ -46,6 +46,23 @@
 // the driver also asks the phone to upload it again (a media retry
 // receipt).
 //
+// Outgoing attachments carry what the pipeline read with internal/media
+// (sizes, durations, a voice note's waveform, JPEG thumbnails), and their
+// mimetype follows internal/media's rules: a voice note is always
+// "audio/ogg; codecs=opus" and a sticker "image/webp", as WhatsApp requires.
+//
+// # Contents
+//
+// Reactions, edits and revokes are messages of their own that name their
+// target with a message key (content.go): fromMe for the tenant's own
+// message, else the author, as participant in a group. A poll carries a
+// fresh message secret, which whatsmeow stores as it sends, so that votes
+// on it can be decrypted; the options' names are remembered per tenant in
+// memory (polls.go) to name what a vote chose. A read job sends read
+// receipts, and typing_seconds a composing chat state (recording before a
+// voice note), then paused. Inbound, edits and revokes are reported with
+// their target instead of dropped (object.go).
+//
 // # Reconnecting
 //
 // EnableAutoReconnect is off: a dropped socket is reported as wa.Disconnected

@@ -23,6 +23,7 @@ type Driver struct {
 
 	mu     sync.Mutex
 	quotes map[string]*quotes // by tenant: authors of recent messages
+	polls  map[string]*polls  // by tenant: options of recent polls
 }
 
 var _ wa.Driver = (*Driver)(nil)
@@ -70,9 +71,10 @@ func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, 
 	client := whatsmeow.NewClient(dev, NewLogger(log, "whatsmeow"))
 	configureClient(client, d.cfg)
 	c := &conn{cfg: d.cfg, log: log, client: client, dev: dev, container: dev.Container, h: h, jid: dev.GetJID()}
-	c.m = mapper{ownJID: c.knownJID, download: client.DownloadToFile, now: time.Now, retryMedia: c.retryMedia}
+	c.m = mapper{ownJID: c.knownJID, download: client.DownloadToFile, now: time.Now, retryMedia: c.retryMedia,
+		decryptVote: client.DecryptPollVote}
 	c.ready = make(chan struct{})
-	c.m.lids, c.m.quotes = deviceLIDs{dev}, d.quotesOf(tenant)
+	c.m.lids, c.m.quotes, c.m.polls = deviceLIDs{dev}, d.quotesOf(tenant), d.pollsOf(tenant)
 	c.history.run = c.syncHistory
 	if d.props != nil {
 		client.GetClientPayload = clientPayload(dev, d.props)
@@ -101,6 +103,21 @@ func (d *Driver) quotesOf(tenant string) *quotes {
 		d.quotes[tenant] = q
 	}
 	return q
+}
+
+// pollsOf returns tenant's polls, kept across its connections.
+func (d *Driver) pollsOf(tenant string) *polls {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.polls == nil {
+		d.polls = map[string]*polls{}
+	}
+	p, ok := d.polls[tenant]
+	if !ok {
+		p = newPolls()
+		d.polls[tenant] = p
+	}
+	return p
 }
 
 // configureClient sets the client up for wabus (see the package doc).

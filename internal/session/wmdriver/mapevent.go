@@ -28,6 +28,9 @@ type mapper struct {
 	retryMedia func(ctx context.Context, info types.MessageInfo, mediaKey []byte)
 	lids       lidMap  // nil: only what messages say
 	quotes     *quotes // authors of the messages seen, for replies
+	polls      *polls  // options of the polls seen, for votes
+	// decryptVote, when set, decrypts poll votes.
+	decryptVote decryptVoteFunc
 }
 
 // event maps a whatsmeow event to a wa event; ok is false for events that

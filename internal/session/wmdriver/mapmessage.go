@@ -14,20 +14,25 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
-// Inbound message types (event.Message.Type).
+// Inbound message types (event.Message.Type), vocab's words.
 const (
-	typeText     = "text"
-	typeImage    = "image"
-	typeDocument = "document"
-	typeAudio    = "audio"
-	typeVideo    = "video"
-	typeSticker  = "sticker"
-	typeReaction = "reaction"
-	typeLocation = "location"
-	typeContact  = "contact"
-	typeOther    = "other"
+	typeText     = vocab.ContentText
+	typeImage    = vocab.ContentImage
+	typeDocument = vocab.ContentDocument
+	typeAudio    = vocab.ContentAudio
+	typeVideo    = vocab.ContentVideo
+	typeSticker  = vocab.ContentSticker
+	typeReaction = vocab.ContentReaction
+	typeLocation = vocab.ContentLocation
+	typeContact  = vocab.ContentContact
+	typeEdit     = vocab.ContentEdit
+	typeRevoke   = vocab.ContentRevoke
+	typePoll     = vocab.ContentPoll
+	typePollVote = vocab.ContentPollVote
+	typeOther    = vocab.ContentOther
 )
 
 // content is what a message carries, whatever its kind.
@@ -39,13 +44,15 @@ type content struct {
 	mime    string
 	file    string
 	size    uint64
+	// the content object of the v2 kinds (object.go)
+	object objects
 }
 
 // message maps an inbound message. evt.Message is already unwrapped by
 // whatsmeow (device-sent, ephemeral, view-once, document-with-caption,
-// edited wrappers). Protocol traffic (edits, revokes, history-sync
-// notifications, bare sender-key distributions) and status updates are
-// not reported.
+// edited wrappers). Other protocol traffic (history-sync notifications,
+// bare sender-key distributions) and status updates are
+// not reported; edits and revokes are, pointing at their target.
 func (m mapper) message(evt *events.Message) (wa.Event, bool) {
 	msg := evt.Message
 	if msg == nil || evt.Info.Chat == types.StatusBroadcastJID {
@@ -55,6 +62,7 @@ func (m mapper) message(evt *events.Message) (wa.Event, bool) {
 	if c.typ == typeOther && isProtocolOnly(msg) {
 		return nil, false
 	}
+	m.objects(evt, &c)
 	m.quotes.saw(evt.Info)
 	return wa.Message{Data: m.messageData(evt.Info, c), Media: m.inboundMedia(evt.Info, c)}, true
 }
@@ -74,6 +82,13 @@ func (m mapper) messageData(info types.MessageInfo, c content) event.Message {
 		Type:      c.typ,
 		Text:      c.text,
 		ReplyTo:   c.replyTo,
+		Reaction:  c.object.reaction,
+		Edit:      c.object.edit,
+		Revoke:    c.object.revoke,
+		Location:  c.object.location,
+		Contact:   c.object.contact,
+		Poll:      c.object.poll,
+		PollVote:  c.object.vote,
 	}
 }
 
@@ -101,7 +116,7 @@ func isProtocolOnly(msg *waE2E.Message) bool {
 
 // extract finds the content of a message, trying each kind in turn.
 func extract(msg *waE2E.Message) content {
-	for _, try := range []func(*waE2E.Message) (content, bool){textContent, mediaContent, specialContent} {
+	for _, try := range []func(*waE2E.Message) (content, bool){textContent, mediaContent, specialContent, protocolContent, pollContent} {
 		if c, ok := try(msg); ok {
 			return c
 		}
@@ -149,21 +164,31 @@ func specialContent(msg *waE2E.Message) (content, bool) {
 	switch {
 	case msg.ReactionMessage != nil:
 		r := msg.ReactionMessage
-		return content{typ: typeReaction, text: r.GetText(), replyTo: r.GetKey().GetID()}, true
+		obj := objects{reaction: &event.Reaction{MessageID: r.GetKey().GetID(), Emoji: r.GetText()}}
+		return content{typ: typeReaction, text: r.GetText(), replyTo: r.GetKey().GetID(), object: obj}, true
 	case msg.LocationMessage != nil:
 		l := msg.LocationMessage
 		text := location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetName(), l.GetAddress())
-		return content{typ: typeLocation, text: text, replyTo: quoted(l.GetContextInfo())}, true
+		obj := objects{location: &event.Location{Latitude: new(l.GetDegreesLatitude()), Longitude: new(l.GetDegreesLongitude()),
+			Name: l.GetName(), Address: l.GetAddress()}}
+		return content{typ: typeLocation, text: text, replyTo: quoted(l.GetContextInfo()), object: obj}, true
 	case msg.LiveLocationMessage != nil:
 		l := msg.LiveLocationMessage
 		text := location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetCaption())
-		return content{typ: typeLocation, text: text, replyTo: quoted(l.GetContextInfo())}, true
+		obj := objects{location: &event.Location{Latitude: new(l.GetDegreesLatitude()), Longitude: new(l.GetDegreesLongitude()),
+			Name: l.GetCaption()}}
+		return content{typ: typeLocation, text: text, replyTo: quoted(l.GetContextInfo()), object: obj}, true
 	case msg.ContactMessage != nil:
 		c := msg.ContactMessage
-		return content{typ: typeContact, text: contactText(c), replyTo: quoted(c.GetContextInfo())}, true
+		obj := objects{contact: contactObject(c)}
+		return content{typ: typeContact, text: contactText(c), replyTo: quoted(c.GetContextInfo()), object: obj}, true
 	case msg.ContactsArrayMessage != nil:
 		a := msg.ContactsArrayMessage
-		return content{typ: typeContact, text: contactsText(a), replyTo: quoted(a.GetContextInfo())}, true
+		var obj objects
+		if len(a.GetContacts()) > 0 {
+			obj.contact = contactObject(a.GetContacts()[0])
+		}
+		return content{typ: typeContact, text: contactsText(a), replyTo: quoted(a.GetContextInfo()), object: obj}, true
 	}
 	return content{}, false
 }

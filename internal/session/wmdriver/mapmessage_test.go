@@ -76,7 +76,7 @@ func TestMapMessageKinds(t *testing.T) {
 		{"contacts array", &waE2E.Message{ContactsArrayMessage: &waE2E.ContactsArrayMessage{DisplayName: new("2 contacts"),
 			Contacts: []*waE2E.ContactMessage{{Vcard: new("V1")}, {DisplayName: new("Carol")}}}},
 			wantMessage{typ: "contact", text: "V1\nCarol"}},
-		{"poll is other", &waE2E.Message{PollCreationMessage: &waE2E.PollCreationMessage{Name: new("¿pizza?")}}, wantMessage{typ: "other"}},
+		{"poll", &waE2E.Message{PollCreationMessage: &waE2E.PollCreationMessage{Name: new("¿pizza?")}}, wantMessage{typ: "poll", text: "¿pizza?"}},
 		{"ephemeral text", &waE2E.Message{EphemeralMessage: &waE2E.FutureProofMessage{Message: &waE2E.Message{Conversation: new("efímero")}}},
 			wantMessage{typ: "text", text: "efímero"}},
 		{"view once image", &waE2E.Message{ViewOnceMessageV2: &waE2E.FutureProofMessage{Message: &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Mimetype: new("image/png")}}}},

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
@@ -33,13 +35,22 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 	if !c.IsConnected() {
 		return nil, fmt.Errorf("send message: %w", wa.ErrNotConnected)
 	}
+	if err := c.typing(ctx, msg, to); err != nil {
+		return nil, err
+	}
+	if msg.Kind == wa.KindRead {
+		return c.markRead(ctx, msg, to)
+	}
 	var quoted types.JID
 	if msg.ReplyTo != "" {
 		quoted = c.m.quoteAuthor(msg.ReplyTo, to, c.self(), func() bool { return c.sentBefore(ctx, msg.ReplyTo, to) })
 	}
-	m, err := buildMessage(ctx, msg, quoted, c.client.Upload)
+	m, err := buildMessage(ctx, msg, to, quoted, c.client.Upload)
 	if err != nil {
 		return nil, err
+	}
+	if msg.Poll != nil {
+		c.m.polls.saw(msg.ID, msg.Poll.Options)
 	}
 	resp, err := c.client.SendMessage(ctx, to, m, whatsmeow.SendRequestExtra{ID: msg.ID})
 	if err != nil {
@@ -47,6 +58,52 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 	}
 	c.m.quotes.sent(resp.ID)
 	return &wa.SendResult{ID: resp.ID, Timestamp: resp.Timestamp.UTC(), ToJID: c.deliveredTo(to).String()}, nil
+}
+
+// typing shows "typing…" ("recording…" before a voice note) in the chat
+// for msg.Typing, then stops showing it. A presence WhatsApp does not take
+// is not worth failing the message for: it is sent all the same.
+func (c *conn) typing(ctx context.Context, msg *wa.OutMessage, to types.JID) error {
+	if msg.Typing <= 0 {
+		return nil
+	}
+	kind := types.ChatPresenceMediaText
+	if msg.Kind == wa.KindAudio && msg.PTT {
+		kind = types.ChatPresenceMediaAudio
+	}
+	if err := c.client.SendChatPresence(ctx, to, types.ChatPresenceComposing, kind); err != nil {
+		c.log.Debug("typing presence not sent", slog.String("error", err.Error()))
+	}
+	t := time.NewTimer(msg.Typing)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("typing: %w", ctx.Err())
+	case <-t.C:
+	}
+	if err := c.client.SendChatPresence(ctx, to, types.ChatPresencePaused, kind); err != nil {
+		c.log.Debug("paused presence not sent", slog.String("error", err.Error()))
+	}
+	return nil
+}
+
+// markRead sends read receipts for msg.Read's messages of chat to.
+func (c *conn) markRead(ctx context.Context, msg *wa.OutMessage, to types.JID) (*wa.SendResult, error) {
+	if msg.Read == nil || len(msg.Read.MessageIDs) == 0 {
+		return nil, &wa.SendError{Code: event.CodeInvalidJob, Err: errNoReadIDs}
+	}
+	sender := types.EmptyJID
+	if msg.Read.Sender != "" {
+		var err error
+		if sender, err = types.ParseJID(msg.Read.Sender); err != nil {
+			return nil, &wa.SendError{Code: event.CodeInvalidJob, Err: fmt.Errorf("read sender %q: %w", msg.Read.Sender, err)}
+		}
+	}
+	now := time.Now()
+	if err := c.client.MarkRead(ctx, msg.Read.MessageIDs, now, to, sender); err != nil {
+		return nil, sendError(err, to)
+	}
+	return &wa.SendResult{Timestamp: now.UTC(), ToJID: to.String()}, nil
 }
 
 // refused reports a restricted send to the Handler as wa.Restricted before
