@@ -246,7 +246,9 @@ func waitUntil(ctx context.Context, t time.Time) {
 }
 
 // resumedAfter returns how long after at the first job published after it
-// had an outcome (by stream time), or 0 when none did.
+// had an outcome (by stream time), or 0 when none did. A job whose outcome
+// precedes its recorded publish was stored by an earlier attempt whose
+// acknowledgement the fault lost: it does not count.
 func resumedAfter(l *load, at time.Time) time.Duration {
 	var first time.Time
 	for _, j := range l.jobs {
@@ -254,7 +256,8 @@ func resumedAfter(l *load, at time.Time) time.Duration {
 		if !ok || pub.Before(at) {
 			continue
 		}
-		if o, ok := l.s.Events.Outcome(j.Key()); ok && (first.IsZero() || o.At.Before(first)) {
+		o, ok := l.s.Events.Outcome(j.Key())
+		if ok && o.At.After(pub) && (first.IsZero() || o.At.Before(first)) {
 			first = o.At
 		}
 	}
