@@ -50,6 +50,8 @@ console-screenshot: tools
 demo: tools
 	NATS_SERVER=$(NATS_SERVER) bash scripts/demo.sh
 
-## compose-check: validate docker-compose.yml with the example environment
+## compose-check: validate docker-compose.yml, alone and with the NATS
+## cluster override, with the example environment
 compose-check:
 	docker-compose -f docker-compose.yml --env-file .env.example config -q
+	docker-compose -f docker-compose.yml -f deploy/compose.cluster.yml --env-file .env.example config -q

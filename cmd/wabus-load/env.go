@@ -23,6 +23,22 @@ type env struct {
 	adminURL string
 	natsM    *harness.Meter
 	pgM      *harness.Meter // nil with -database-url
+
+	// natsCluster is the nats-cluster setup, started by the first scenario
+	// that runs on it; nodeM meters its nodes.
+	natsCluster *harness.NATSCluster
+	nodeM       []server
+	// pgPair is the pg-standby setup of the scenario running on it (each
+	// gets its own: a failover uses it up).
+	pgPair *pgPair
+	// servers are the current scenario's server processes, metered.
+	servers []server
+}
+
+// server is a metered server process.
+type server struct {
+	name string
+	m    *harness.Meter
 }
 
 // setup builds the binaries and starts the servers. It returns an error
@@ -61,6 +77,12 @@ func setup(ctx context.Context, o options) (_ *env, err error) {
 func (e *env) close() {
 	if e.natsM != nil {
 		e.natsM.Close()
+	}
+	for _, n := range e.nodeM {
+		n.m.Close()
+	}
+	if e.natsCluster != nil {
+		e.natsCluster.Stop()
 	}
 	if e.pgM != nil {
 		e.pgM.Close()
@@ -138,18 +160,40 @@ func (e *env) database(ctx context.Context, name string) (string, func(), error)
 	}, nil
 }
 
-// stack starts a deployment of n workers with lease ttl on a fresh database.
+// stack starts a deployment of n workers with lease ttl on a fresh database,
+// on the setup the scenario runs on.
 func (e *env) stack(ctx context.Context, name string, n int, ttl time.Duration) (*harness.Stack, func(), error) {
-	url, drop, err := e.database(ctx, name)
-	if err != nil {
-		return nil, nil, err
+	cfg := harness.StackConfig{
+		WorkerBinary: e.bins.Worker, NATSURL: e.nats.URL(),
+		LogDir: filepath.Join(e.dir, "logs", name), Workers: n, LeaseTTL: ttl, LogLevel: e.o.logLevel,
+	}
+	e.servers = []server{{"nats-server", e.natsM}}
+	var drop func()
+	var err error
+	switch setupOf(name) {
+	case setupNATSCluster:
+		if err := e.startNATSCluster(); err != nil {
+			return nil, nil, err
+		}
+		// The harness keeps to the first node, which the faults spare.
+		cfg.NATSURL, cfg.WorkerNATSURL, cfg.Replicas = e.natsCluster.Nodes[0].URL(), e.natsCluster.URL(), 3
+		e.servers = e.nodeM
+	case setupPGStandby:
+		if cfg.DatabaseURL, drop, err = e.startPair(ctx, name); err != nil {
+			return nil, nil, err
+		}
+	}
+	if e.pgM != nil && setupOf(name) != setupPGStandby {
+		e.servers = append(e.servers, server{"postgres (all processes, PSS)", e.pgM})
+	}
+	if cfg.DatabaseURL == "" {
+		if cfg.DatabaseURL, drop, err = e.database(ctx, name); err != nil {
+			return nil, nil, err
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, err := harness.NewStack(sctx, harness.StackConfig{
-		WorkerBinary: e.bins.Worker, NATSURL: e.nats.URL(), DatabaseURL: url,
-		LogDir: filepath.Join(e.dir, "logs", name), Workers: n, LeaseTTL: ttl, LogLevel: e.o.logLevel,
-	})
+	s, err := harness.NewStack(sctx, cfg)
 	if err != nil {
 		drop()
 		return nil, nil, err

@@ -19,6 +19,9 @@ type faultResult struct {
 	// recovery is how long after a server came back sends resumed
 	// (server faults only).
 	recovery time.Duration
+	// at is when a fault of the cluster setups struck; recovery is then
+	// measured from it to the first outcome of a job published after it.
+	at       time.Time
 	notes    []string
 	problems []string
 }
@@ -37,6 +40,12 @@ var faults = map[string]func(context.Context, *env, *load) faultResult{
 	"stop-cont":     stopFault,
 	"inbound-storm": stormFault,
 	"ingest-kill":   ingestKillFault,
+
+	"nats-send-kill":   nodeKillFault(func(l *load) string { return l.s.Names.SendStream() }, "WA_SEND"),
+	"nats-events-kill": nodeKillFault(func(l *load) string { return l.s.Names.EventsStream() }, "WA_EVENTS"),
+	"nats-freeze":      freezeFault,
+	"pg-failover":      pgFailoverFault,
+	"rolling-restart":  rollingFault,
 }
 
 // trigger waits until 30% of the jobs have an outcome (the load is in full
@@ -95,7 +104,14 @@ func killAndRestart(ctx context.Context, l *load) faultResult {
 // termFault: SIGTERM the busiest worker; it must exit 0 with no lease left.
 func termFault(ctx context.Context, _ *env, l *load) faultResult {
 	trigger(ctx, l)
-	w, owned := l.s.Busiest()
+	w, _ := l.s.Busiest()
+	return termRestart(ctx, l, w)
+}
+
+// termRestart sends SIGTERM to w, checks that it exits 0 with no lease
+// left, waits for the takeover and restarts it.
+func termRestart(ctx context.Context, l *load, w *harness.Worker) faultResult {
+	owned := l.s.Observer.LiveTenants(w.ID())
 	f := faultResult{victim: w.ID()}
 	at := time.Now()
 	code, err := w.Term(time.Minute)

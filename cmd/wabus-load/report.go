@@ -95,6 +95,9 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- deployment: %d worker processes (WA_DRIVER=sim, WA_SEND_RATE=0, WA_LEASE_TTL=%s), %d tenants, %d jobs per scenario published at %s, inbound: 2 per tenant at 20/s (storm: %d at full speed)\n",
 			r.o.workers, r.o.leaseTTL, r.o.tenants, r.o.jobs, rateText(r.o.rate), r.o.storm)
 	}
+	if setups := r.setups(); setups != "" {
+		b.WriteString(setups)
+	}
 	b.WriteString("\n")
 	r.writeBaselines(&b)
 	if len(r.results) > 0 {
@@ -189,4 +192,22 @@ func dur(d time.Duration) string {
 	default:
 		return d.Round(10 * time.Millisecond).String()
 	}
+}
+
+// setups describes the cluster setups the run's scenarios used.
+func (r *report) setups() string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, x := range r.results {
+		seen[setupOf(x.name)] = true
+	}
+	if seen[setupNATSCluster] {
+		fmt.Fprintf(&b, "- %s: three nats-servers in one cluster on loopback, streams and buckets at R3 (WA_STREAM_REPLICAS=3), WA_NATS_URL listing all three; the load tool's own connections keep to n1, which the faults spare; jobs spread over %s (rolling-restart: %s); a killed node is started again after %s, a frozen one thawed after %s\n",
+			setupNATSCluster, r.o.span, 2*r.o.span, r.o.natsDown, r.o.natsFreeze)
+	}
+	if seen[setupPGStandby] {
+		fmt.Fprintf(&b, "- %s: a private primary and a standby made by pg_basebackup, synchronous streaming replication (synchronous_standby_names), WA_DATABASE_URL listing both with target_session_attrs=read-write; jobs spread over %s\n",
+			setupPGStandby, r.o.span)
+	}
+	return b.String()
 }

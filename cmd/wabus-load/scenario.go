@@ -101,6 +101,13 @@ func (e *env) phase(ctx context.Context, r *result, s *harness.Stack, tenants []
 	if name == "inbound-storm" {
 		l.inbound, l.injectCap = harness.InboundMessages(key, tenants, e.o.storm), 0
 	}
+	if setupOf(name) != "" && rate == 0 {
+		span := e.o.span
+		if name == "rolling-restart" {
+			span *= 2
+		}
+		rate = float64(len(l.jobs)) / span.Seconds()
+	}
 	e.resetPeaks(s)
 	before := e.usage(s)
 	start := time.Now()
@@ -121,6 +128,7 @@ func (e *env) phase(ctx context.Context, r *result, s *harness.Stack, tenants []
 	exp := harness.Expect{Tenants: tenants, Jobs: l.jobs, Inbound: l.injected.Accepted}
 	if err := e.settle(ctx, name, s, exp); err != nil {
 		r.problems = append(r.problems, err.Error())
+		r.fault.notes = append(r.fault.notes, diagnose(ctx, l)...)
 	}
 	r.wall = time.Since(start)
 	r.usage = usageDelta(before, e.usage(s))
@@ -171,6 +179,9 @@ func (e *env) measure(ctx context.Context, r *result, l *load, exp harness.Expec
 		r.tps = float64(len(r.lat)) / last.Sub(first).Seconds()
 	}
 	r.stall, r.stallOf = harness.LongestStall(l.s.Events, l.jobs)
+	if !r.fault.at.IsZero() && r.fault.recovery == 0 {
+		r.fault.recovery = resumedAfter(l, r.fault.at)
+	}
 	if d := l.s.Observer.Deliveries(); d.Repeated > 0 {
 		r.fault.notes = append(r.fault.notes, fmt.Sprintf("%d jobs delivered twice under the same WhatsApp id", d.Repeated))
 	}
@@ -199,9 +210,8 @@ func (e *env) usage(s *harness.Stack) []procUsage {
 	for _, w := range s.Workers() {
 		out = append(out, procUsage{"worker " + w.ID(), w.Usage()})
 	}
-	out = append(out, procUsage{"nats-server", e.natsM.Snapshot()})
-	if e.pgM != nil {
-		out = append(out, procUsage{"postgres (all processes, PSS)", e.pgM.Snapshot()})
+	for _, x := range e.servers {
+		out = append(out, procUsage{x.name, x.m.Snapshot()})
 	}
 	return out
 }
@@ -211,9 +221,8 @@ func (e *env) resetPeaks(s *harness.Stack) {
 	for _, w := range s.Workers() {
 		w.Meter().ResetPeak()
 	}
-	e.natsM.ResetPeak()
-	if e.pgM != nil {
-		e.pgM.ResetPeak()
+	for _, x := range e.servers {
+		x.m.ResetPeak()
 	}
 }
 

@@ -14,7 +14,11 @@ import (
 )
 
 // Connect opens a NATS connection that keeps reconnecting for ever, so a
-// restarted server is picked up without anyone asking. It returns at once
+// restarted server is picked up without anyone asking. It pings the server
+// every PingInterval and leaves it after MaxPingsOut pings without a pong
+// (a cluster node cut off from the network keeps its sockets open, and
+// nats.go's default of two minutes would stall this process that long
+// while the other nodes serve). It returns at once
 // even when the server is down (the connection retries in the background);
 // it returns an error only for a malformed URL or an unreadable creds file.
 func Connect(url, creds, name string, logger *slog.Logger) (*nats.Conn, error) {
@@ -24,6 +28,8 @@ func Connect(url, creds, name string, logger *slog.Logger) (*nats.Conn, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.RetryOnFailedConnect(true),
+		nats.PingInterval(PingInterval),
+		nats.MaxPingsOutstanding(MaxPingsOut),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				logger.Warn("nats disconnected", slog.String("error", err.Error()))
@@ -49,6 +55,13 @@ func Connect(url, creds, name string, logger *slog.Logger) (*nats.Conn, error) {
 	}
 	return nc, nil
 }
+
+// PingInterval and MaxPingsOut bound how long a connection waits on a
+// server that has stopped answering: 10 to 15 s.
+const (
+	PingInterval = 5 * time.Second
+	MaxPingsOut  = 2
+)
 
 // Config says how the streams and buckets are provisioned.
 type Config struct {

@@ -1,12 +1,15 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // NATSCluster is a JetStream cluster of nats-server processes on loopback
@@ -42,7 +45,7 @@ func StartNATSCluster(dir string, n int) (*NATSCluster, error) {
 		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
 			return nil, fmt.Errorf("create %s: %w", dir, err)
 		}
-		node := &NATSServer{bin: bin, port: port, dir: filepath.Join(dir, name), args: []string{
+		node := &NATSServer{bin: bin, port: port, name: name, dir: filepath.Join(dir, name), args: []string{
 			"-n", name, "--cluster_name", "wabus-test",
 			"--cluster", routes[i], "--routes", strings.Join(routes, ","),
 		}}
@@ -78,4 +81,102 @@ func (c *NATSCluster) Stop() {
 	for _, n := range c.Nodes {
 		n.Stop()
 	}
+}
+
+// Node returns the node with server name name, or nil.
+func (c *NATSCluster) Node(name string) *NATSServer {
+	for _, n := range c.Nodes {
+		if n.name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// PIDs returns the process ids of the running nodes.
+func (c *NATSCluster) PIDs() []int {
+	var out []int
+	for _, n := range c.Nodes {
+		if pid := n.PID(); pid != 0 {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// StreamLeader returns the server name of stream's leader, "" while it has
+// none. It returns an error when the stream cannot be looked up.
+func StreamLeader(ctx context.Context, js jetstream.JetStream, stream string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return "", fmt.Errorf("stream %s: %w", stream, err)
+	}
+	info := s.CachedInfo()
+	if info.Cluster == nil {
+		return "", nil
+	}
+	return info.Cluster.Leader, nil
+}
+
+// WaitLeader waits until stream has a leader other than not and returns
+// it. It returns an error when ctx ends first.
+func WaitLeader(ctx context.Context, js jetstream.JetStream, stream, not string) (string, error) {
+	var leader string
+	err := Poll(ctx, 20*time.Millisecond, func() (bool, error) {
+		l, err := StreamLeader(ctx, js, stream)
+		if err != nil {
+			return false, nil
+		}
+		leader = l
+		return l != "" && l != not, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("stream %s has no leader but %q: %w", stream, not, err)
+	}
+	return leader, nil
+}
+
+// WaitCurrent waits until each stream has a leader and every replica is
+// online and current (a restarted node has caught up). It returns an error
+// naming what lagged when ctx ends first.
+func WaitCurrent(ctx context.Context, js jetstream.JetStream, streams ...string) error {
+	var last string
+	err := Poll(ctx, 50*time.Millisecond, func() (bool, error) {
+		for _, name := range streams {
+			if why := notCurrent(ctx, js, name); why != "" {
+				last = why
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("replicas not current (%s): %w", last, err)
+	}
+	return nil
+}
+
+func notCurrent(ctx context.Context, js jetstream.JetStream, stream string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return err.Error()
+	}
+	c := s.CachedInfo().Cluster
+	if c == nil || c.Leader == "" {
+		return stream + " has no leader"
+	}
+	want := s.CachedInfo().Config.Replicas - 1
+	if len(c.Replicas) < want {
+		return fmt.Sprintf("%s has %d of %d followers", stream, len(c.Replicas), want)
+	}
+	for _, r := range c.Replicas {
+		if !r.Current || r.Offline {
+			return fmt.Sprintf("%s replica %s not current", stream, r.Name)
+		}
+	}
+	return ""
 }

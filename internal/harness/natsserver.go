@@ -26,6 +26,7 @@ type NATSServer struct {
 	bin  string
 	port int
 	dir  string
+	name string   // the server name (-n), "" outside a cluster
 	args []string // more flags, such as a cluster's
 
 	mu  sync.Mutex
@@ -128,6 +129,53 @@ func (s *NATSServer) Stop() {
 	_ = s.cmd.Wait()
 	s.cmd = nil
 }
+
+// Term stops the server gracefully (SIGTERM, as an operator's restart
+// does) and waits up to within for it to exit; past that it kills it. It
+// returns an error when it had to be killed.
+func (s *NATSServer) Term(within time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return nil
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-time.After(within):
+		_ = s.cmd.Process.Kill()
+		<-done
+		err = fmt.Errorf("nats-server %s did not exit within %s of SIGTERM; killed", s.name, within)
+	}
+	s.cmd = nil
+	return err
+}
+
+// Freeze stops the process (SIGSTOP): it holds its sockets and answers
+// nothing, as a node cut off from the network does. Thaw resumes it.
+func (s *NATSServer) Freeze() error { return s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *NATSServer) Thaw() error { return s.signal(syscall.SIGCONT) }
+
+func (s *NATSServer) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return fmt.Errorf("nats-server %s is not running", s.name)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %s to nats-server %s: %w", sig, s.name, err)
+	}
+	return nil
+}
+
+// Name returns the server name, "" outside a cluster.
+func (s *NATSServer) Name() string { return s.name }
 
 // Restart is Stop then Start; it returns Start's error.
 func (s *NATSServer) Restart() error {

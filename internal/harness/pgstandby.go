@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -122,4 +124,75 @@ func (c *Cluster) waitStreaming(ctx context.Context, sync bool) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Kill kills the postmaster and every backend at once (SIGKILL, as a
+// machine that loses power), without the shutdown pg_ctl -m immediate
+// does. It returns an error when the cluster does not run.
+func (c *Cluster) Kill() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pid := c.PID()
+	if !c.up || pid == 0 {
+		return fmt.Errorf("private postgres is not running")
+	}
+	procs := append([]int{pid}, children(pid)...)
+	for _, p := range procs {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	c.up = false
+	_ = os.Remove(filepath.Join(c.data(), "postmaster.pid"))
+	return nil
+}
+
+// MultiHostURL returns the URL of database db listing every cluster's
+// host in turn, with target_session_attrs=read-write: a client connects to
+// whichever is the primary.
+func MultiHostURL(db string, clusters ...*Cluster) string {
+	hosts := make([]string, len(clusters))
+	for i, c := range clusters {
+		hosts[i] = c.HostPort()
+	}
+	return "postgres://postgres@" + strings.Join(hosts, ",") + "/" + db +
+		"?sslmode=disable&target_session_attrs=read-write&connect_timeout=2"
+}
+
+// Lag is how far the standby was behind the primary at one moment.
+type Lag struct {
+	// Bytes is the WAL the primary had written and the standby had not
+	// flushed yet.
+	Bytes int64
+	// Flush is the standby's last reported flush lag: how long after a
+	// commit's WAL was written the standby had it on disk.
+	Flush time.Duration
+}
+
+// ReplicationLag reads the standby's lag from the primary's
+// pg_stat_replication. It returns an error when the primary cannot be read
+// or no standby streams.
+func (c *Cluster) ReplicationLag(ctx context.Context, conn *pgx.Conn) (Lag, error) {
+	var l Lag
+	var us int64
+	err := conn.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint,
+		coalesce((extract(epoch FROM flush_lag) * 1e6)::bigint, 0)
+		FROM pg_stat_replication WHERE application_name = 'standby'`).Scan(&l.Bytes, &us)
+	if err != nil {
+		return l, fmt.Errorf("read the standby's lag: %w", err)
+	}
+	l.Flush = time.Duration(us) * time.Microsecond
+	return l, nil
+}
+
+// SetSynchronous turns synchronous replication to the standby on or off on
+// the primary and waits until the standby is counted so. It returns an
+// error when the primary cannot be reached.
+func (c *Cluster) SetSynchronous(ctx context.Context, sync bool) error {
+	names := ""
+	if sync {
+		names = "standby"
+	}
+	if err := c.exec(ctx, `ALTER SYSTEM SET synchronous_standby_names = '`+names+`'`, `SELECT pg_reload_conf()`); err != nil {
+		return err
+	}
+	return c.waitStreaming(ctx, sync)
 }

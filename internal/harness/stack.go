@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -24,6 +25,10 @@ type StackConfig struct {
 	WorkerBinary string
 	// NATSURL is the nats-server. Required.
 	NATSURL string
+	// WorkerNATSURL is the workers' WA_NATS_URL (a cluster's servers, say,
+	// while the harness's own connections keep to one). Defaults to
+	// NATSURL.
+	WorkerNATSURL string
 	// DatabaseURL is the stack's own (fresh) database. Required.
 	DatabaseURL string
 	// LogDir receives the workers' logs. Required.
@@ -36,6 +41,9 @@ type StackConfig struct {
 	LeaseTTL time.Duration
 	// LogLevel is the workers' WA_LOG_LEVEL. Defaults to "info".
 	LogLevel string
+	// Replicas is WA_STREAM_REPLICAS, for the stack's provisioning and the
+	// workers'. Defaults to 1.
+	Replicas int
 }
 
 // Stack is one deployment under test: worker processes sharing a database
@@ -105,7 +113,7 @@ func (s *Stack) connect(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := bus.Provision(pctx, s.JS, s.Names, bus.Config{}); err != nil {
+	if err := bus.Provision(pctx, s.JS, s.Names, bus.Config{Replicas: s.cfg.Replicas}); err != nil {
 		return fmt.Errorf("harness: %w", err)
 	}
 	s.Client = &Client{Pool: s.Pool, NC: s.NC, Names: s.Names}
@@ -117,8 +125,9 @@ func (s *Stack) connect(ctx context.Context) error {
 func (s *Stack) AddWorker(id string) (*Worker, error) {
 	w, err := NewWorker(WorkerConfig{
 		Binary: s.cfg.WorkerBinary, ID: id, Prefix: s.cfg.Prefix,
-		DatabaseURL: s.cfg.DatabaseURL, NATSURL: s.cfg.NATSURL, LogDir: s.cfg.LogDir,
+		DatabaseURL: s.cfg.DatabaseURL, NATSURL: cmp.Or(s.cfg.WorkerNATSURL, s.cfg.NATSURL), LogDir: s.cfg.LogDir,
 		LeaseTTL: s.cfg.LeaseTTL, LogLevel: s.cfg.LogLevel,
+		Env: []string{"WA_STREAM_REPLICAS=" + strconv.Itoa(max(s.cfg.Replicas, 1))},
 	})
 	if err != nil {
 		return nil, err

@@ -28,6 +28,9 @@ type reader struct {
 	done   chan struct{}
 }
 
+// minHeartbeat is the shortest pull heartbeat nats.go takes.
+const minHeartbeat = 500 * time.Millisecond
+
 // errFenced: the partition's lease moved on; nothing was committed.
 var errFenced = errors.New("ingest lease lost: batch not committed")
 
@@ -126,7 +129,19 @@ func (r *reader) consume(ctx context.Context, durable, filter string, done func(
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * r.g.cfg.Batch))
+	idle := r.g.cfg.Idle
+	if done != nil {
+		idle = min(idle, 500*time.Millisecond)
+	}
+	// The server heartbeats a pull request it holds with nothing to send.
+	// One lost on the way or with the consumer's leader (a cluster node
+	// that died or stepped down) gets no reply and no status: only the
+	// missing heartbeats tell, and the iterator watches for them only
+	// while Next waits (two beats), so a wait lasts three. Next then fails
+	// with ErrNoHeartbeat and the reader binds again.
+	beat := max(idle/4, minHeartbeat)
+	idle = max(idle, 3*beat)
+	it, err := cons.Messages(jetstream.PullMaxMessages(2*r.g.cfg.Batch), jetstream.PullHeartbeat(beat))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", durable, err)
 	}
@@ -135,10 +150,6 @@ func (r *reader) consume(ctx context.Context, durable, filter string, done func(
 	defer stop()
 	conn := r.g.js.Conn()
 	reconnects := conn.Stats().Reconnects
-	idle := r.g.cfg.Idle
-	if done != nil {
-		idle = min(idle, 500*time.Millisecond)
-	}
 	for {
 		batch, err := r.collect(it, idle)
 		if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {

@@ -18,7 +18,8 @@ import (
 // next few from the job table (as many as the rate limit allows right
 // away, up to the window), sends them one at a time in stream order, and
 // records each outcome before the next is sent. With nothing to claim it
-// waits for a bell.
+// waits for a bell; while the session is not usable it waits until it is
+// again or the loop is stopped.
 type loop struct {
 	p      *Pipeline
 	tenant string
@@ -85,11 +86,12 @@ func (l *loop) run() {
 	backoff := retry.Backoff{Min: claimPause, Max: maxClaimPause}
 	for l.ctx.Err() == nil {
 		if !l.sess.Usable() {
-			// the lease's renewal is late, or the connection is going: the
-			// session says Disconnected when it is gone for good, which
-			// ends the loop; until then wait, since a late renewal that
-			// comes through brings no new Connected
-			l.idle()
+			// Not the end: leases in doubt (renewals held up, Postgres
+			// failing over) become valid again, and a session whose lease
+			// is lost or that ends is stopped, which cancels the loop.
+			if !l.waitUsable() {
+				return
+			}
 			continue
 		}
 		select { // a bell from now on means a claim after this one may find more
@@ -155,7 +157,23 @@ func (l *loop) token() bool {
 	}
 }
 
-// idle waits for a bell, or until the next check every FetchWait.
+// waitUsable waits until the session is usable again. It returns false
+// when the loop stops first.
+func (l *loop) waitUsable() bool {
+	t := time.NewTicker(claimPause)
+	defer t.Stop()
+	for !l.sess.Usable() {
+		select {
+		case <-l.ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
+}
+
+// idle waits for a bell, checking every FetchWait that the session is
+// still usable.
 func (l *loop) idle() {
 	t := time.NewTicker(l.p.cfg.FetchWait)
 	defer t.Stop()
