@@ -40,11 +40,11 @@ func (j *Job) contents() []string {
 			kinds = append(kinds, kind)
 		}
 	}
-	add(j.Document != nil, KindDocument)
-	add(j.Image != nil, KindImage)
-	add(j.Audio != nil, KindAudio)
-	add(j.Video != nil, KindVideo)
-	add(j.Sticker != nil, KindSticker)
+	add(j.Document != nil, vocab.ContentDocument)
+	add(j.Image != nil, vocab.ContentImage)
+	add(j.Audio != nil, vocab.ContentAudio)
+	add(j.Video != nil, vocab.ContentVideo)
+	add(j.Sticker != nil, vocab.ContentSticker)
 	add(j.Reaction != nil, vocab.ContentReaction)
 	add(j.Edit != nil, vocab.ContentEdit)
 	add(j.Revoke != nil, vocab.ContentRevoke)

@@ -32,8 +32,8 @@ func TestParseContents(t *testing.T) {
 		{vocab.ContentPoll, `{"id":"a","to":` + group + `,"poll":{"question":"¿Hora?","options":["8","9"],"multiple":true},"typing_seconds":25}`},
 		{vocab.ContentRead, `{"id":"a","to":"+51987654321","read":{"message_ids":["3EB0A","3EB0B"]}}`},
 		{vocab.ContentRead, `{"id":"a","to":` + group + `,"read":{"message_ids":["3EB0A"],"sender":"51911122233@s.whatsapp.net"}}`},
-		{job.KindVideo, `{"id":"a","to":"+51987654321","video":{"data":"QQ","thumbnail":"data:image/jpeg;base64,QQ"}}`},
-		{job.KindText, `{"id":"a","to":"+51987654321","text":"hola","typing_seconds":3}`},
+		{vocab.ContentVideo, `{"id":"a","to":"+51987654321","video":{"data":"QQ","thumbnail":"data:image/jpeg;base64,QQ"}}`},
+		{vocab.ContentText, `{"id":"a","to":"+51987654321","text":"hola","typing_seconds":3}`},
 	}
 	for _, tt := range tests {
 		j, err := job.Parse([]byte(tt.body))

@@ -12,17 +12,6 @@ import (
 	"github.com/wabus/wabus/internal/vocab"
 )
 
-// Content kinds, as returned by Job.Kind and used by CheckSize and MaxSize
-// (vocab's words).
-const (
-	KindText     = vocab.ContentText
-	KindDocument = vocab.ContentDocument
-	KindImage    = vocab.ContentImage
-	KindAudio    = vocab.ContentAudio
-	KindVideo    = vocab.ContentVideo
-	KindSticker  = vocab.ContentSticker
-)
-
 // Field limits enforced by Validate.
 const (
 	// MaxIDLen is the longest job id and reply_to.
@@ -216,7 +205,7 @@ func validateMedia(kind string, m *Media) *Error {
 		return invalidJob("%s object must be 1-%d bytes without control characters", kind, MaxNameLen)
 	case m.Filename != "" && !validName(m.Filename):
 		return invalidJob("%s filename must be at most %d bytes without control characters", kind, MaxNameLen)
-	case m.Thumbnail != "" && kind != KindVideo:
+	case m.Thumbnail != "" && kind != vocab.ContentVideo:
 		return invalidJob("%s.thumbnail is only taken on video", kind)
 	case len(m.Thumbnail) > MaxThumbnailLen:
 		return invalidJob("video.thumbnail is %d bytes, limit %d", len(m.Thumbnail), MaxThumbnailLen)
@@ -231,7 +220,7 @@ func (j *Job) Kind() string {
 	if kinds := j.contents(); len(kinds) > 0 {
 		return kinds[0]
 	}
-	return KindText
+	return vocab.ContentText
 }
 
 // Media returns the job's media object, or nil for a text job.
@@ -247,10 +236,10 @@ func (j *Job) media() (kind string, m *Media, n int) {
 		kind string
 		m    *Media
 	}{
-		{KindDocument, j.Document}, {KindImage, j.Image}, {KindAudio, j.Audio},
-		{KindVideo, j.Video}, {KindSticker, j.Sticker},
+		{vocab.ContentDocument, j.Document}, {vocab.ContentImage, j.Image}, {vocab.ContentAudio, j.Audio},
+		{vocab.ContentVideo, j.Video}, {vocab.ContentSticker, j.Sticker},
 	}
-	kind = KindText
+	kind = vocab.ContentText
 	for _, c := range all {
 		if c.m == nil {
 			continue

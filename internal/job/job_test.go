@@ -11,6 +11,7 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // tinyPDF is a minimal, real PDF document.
@@ -61,7 +62,7 @@ func TestParseContractExample(t *testing.T) {
 	if !equalJobs(j, want) {
 		t.Fatalf("Parse = %+v, want %+v", j, want)
 	}
-	if got := j.Kind(); got != job.KindDocument {
+	if got := j.Kind(); got != vocab.ContentDocument {
 		t.Errorf("Kind = %q, want document", got)
 	}
 	if j.Media() != j.Document {

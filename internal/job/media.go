@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Media size limits, per kind, of the decoded bytes (CheckSize). They follow
@@ -29,15 +30,15 @@ const octetStream = "application/octet-stream"
 // media (text or unknown).
 func MaxSize(kind string) int {
 	switch kind {
-	case KindDocument:
+	case vocab.ContentDocument:
 		return MaxDocumentSize
-	case KindImage:
+	case vocab.ContentImage:
 		return MaxImageSize
-	case KindVideo:
+	case vocab.ContentVideo:
 		return MaxVideoSize
-	case KindAudio:
+	case vocab.ContentAudio:
 		return MaxAudioSize
-	case KindSticker:
+	case vocab.ContentSticker:
 		return MaxStickerSize
 	}
 	return 0

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 func TestDecodeDataRoundTrip(t *testing.T) {
@@ -177,11 +178,11 @@ func TestCheckSize(t *testing.T) {
 		kind  string
 		limit int
 	}{
-		{job.KindDocument, 100 << 20},
-		{job.KindImage, 16 << 20},
-		{job.KindVideo, 16 << 20},
-		{job.KindAudio, 16 << 20},
-		{job.KindSticker, 1 << 20},
+		{vocab.ContentDocument, 100 << 20},
+		{vocab.ContentImage, 16 << 20},
+		{vocab.ContentVideo, 16 << 20},
+		{vocab.ContentAudio, 16 << 20},
+		{vocab.ContentSticker, 1 << 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
@@ -197,7 +198,7 @@ func TestCheckSize(t *testing.T) {
 			wantError(t, job.CheckSize(tt.kind, tt.limit+1), event.CodeMediaTooLarge, "")
 		})
 	}
-	for _, kind := range []string{job.KindText, "", "gif"} {
+	for _, kind := range []string{vocab.ContentText, "", "gif"} {
 		if got := job.MaxSize(kind); got != 0 {
 			t.Errorf("MaxSize(%q) = %d, want 0", kind, got)
 		}

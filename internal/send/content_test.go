@@ -20,6 +20,7 @@ import (
 	"github.com/wabus/wabus/internal/media/mediatest"
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
@@ -152,7 +153,7 @@ func TestSendEachContentKindThroughTheSimulator(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			id := "k" + string(rune('a'+i))
 			tt.body["id"], tt.body["to"] = id, "+51987654321"
-			kind := job.KindText
+			kind := vocab.ContentText
 			for _, k := range []string{"reaction", "edit", "revoke", "location", "contact", "poll", "read"} {
 				if tt.body[k] != nil {
 					kind = k

@@ -12,6 +12,7 @@ import (
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // work is one claimed job being sent.
@@ -195,7 +196,7 @@ func (p *Pipeline) object(ctx context.Context, name string) ([]byte, error) {
 // sent records the outcome (in the background: see loop.record).
 func (w *work) sent(out *wa.OutMessage, res *wa.SendResult) {
 	id := out.ID
-	if out.Kind == wa.KindRead { // marks read; no message of its own
+	if out.Kind == vocab.ContentRead { // marks read; no message of its own
 		id = ""
 	}
 	o := queue.Outcome{Sent: true, MessageID: id, ToJID: res.ToJID, SentAt: res.Timestamp, Attempts: w.attempt}

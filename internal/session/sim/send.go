@@ -88,7 +88,7 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 	if err := c.d.publish(c.tenant, "delivered", delivered(msg)); err != nil {
 		return nil, fmt.Errorf("sim: deliver: %w", err)
 	}
-	if msg.Kind == wa.KindRead {
+	if msg.Kind == vocab.ContentRead {
 		return &wa.SendResult{Timestamp: time.Now(), ToJID: msg.To}, nil
 	}
 	toJID := msg.To
@@ -110,7 +110,7 @@ func delivered(msg *wa.OutMessage) Delivered {
 	d := Delivered{MessageID: msg.ID, To: msg.To, Type: msg.Kind, Text: msg.Text, JobID: msg.JobID, ReplyTo: msg.ReplyTo,
 		Reaction: msg.Reaction, Edit: msg.Edit, Revoke: msg.Revoke, Location: msg.Location, Contact: msg.Contact,
 		Poll: msg.Poll, Read: msg.Read}
-	if msg.Kind == wa.KindRead {
+	if msg.Kind == vocab.ContentRead {
 		d.MessageID = ""
 	}
 	if vocab.IsMedia(msg.Kind) {
@@ -132,7 +132,7 @@ func (c *conn) typing(ctx context.Context, msg *wa.OutMessage) error {
 		return nil
 	}
 	state := "composing"
-	if msg.Kind == wa.KindAudio && msg.PTT {
+	if msg.Kind == vocab.ContentAudio && msg.PTT {
 		state = "recording"
 	}
 	p := Presence{To: msg.To, State: state, Seconds: int(msg.Typing / time.Second)}

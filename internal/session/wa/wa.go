@@ -17,7 +17,6 @@ import (
 	"go.mau.fi/whatsmeow/store"
 
 	"github.com/wabus/wabus/internal/event"
-	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Driver opens connections to a WhatsApp network.
@@ -180,25 +179,6 @@ func (Message) waEvent()          {}
 func (Receipt) waEvent()          {}
 func (Restricted) waEvent()       {}
 
-// Content kinds of an OutMessage (vocab's words).
-const (
-	KindText     = vocab.ContentText
-	KindDocument = vocab.ContentDocument
-	KindImage    = vocab.ContentImage
-	KindAudio    = vocab.ContentAudio
-	KindVideo    = vocab.ContentVideo
-	KindSticker  = vocab.ContentSticker
-	KindReaction = vocab.ContentReaction
-	KindEdit     = vocab.ContentEdit
-	KindRevoke   = vocab.ContentRevoke
-	KindLocation = vocab.ContentLocation
-	KindContact  = vocab.ContentContact
-	KindPoll     = vocab.ContentPoll
-	// KindRead marks messages read: Send sends no message and its
-	// SendResult has no ID.
-	KindRead = vocab.ContentRead
-)
-
 // OutMessage is one message to send.
 type OutMessage struct {
 	// ID is the WhatsApp message id to send under (deterministic per job).
@@ -207,7 +187,7 @@ type OutMessage struct {
 	JobID string
 	// To is the recipient JID (user@s.whatsapp.net or group@g.us).
 	To string
-	// Kind is one of the Kind constants.
+	// Kind is a content kind of vocab (vocab.ContentText, …).
 	Kind string
 	// Text is the text, or the caption of media.
 	Text string

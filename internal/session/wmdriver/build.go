@@ -15,6 +15,7 @@ import (
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/media"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // uploadFunc encrypts and uploads an attachment (whatsmeow's Client.Upload).
@@ -30,7 +31,7 @@ const defaultDocumentName = "document"
 // a failed upload.
 func buildMessage(ctx context.Context, msg *wa.OutMessage, chat, quoted types.JID, upload uploadFunc) (*waE2E.Message, error) {
 	ci := replyContext(msg.ReplyTo, quoted)
-	if msg.Kind == wa.KindText {
+	if msg.Kind == vocab.ContentText {
 		return textMessage(msg, ci)
 	}
 	if m, ok, err := contentMessage(msg, chat, ci); ok {
@@ -73,13 +74,13 @@ func uploadError(kind string, err error) error {
 // mediaType is the upload key type of a content kind; stickers are images.
 func mediaType(kind string) (whatsmeow.MediaType, bool) {
 	switch kind {
-	case wa.KindImage, wa.KindSticker:
+	case vocab.ContentImage, vocab.ContentSticker:
 		return whatsmeow.MediaImage, true
-	case wa.KindDocument:
+	case vocab.ContentDocument:
 		return whatsmeow.MediaDocument, true
-	case wa.KindAudio:
+	case vocab.ContentAudio:
 		return whatsmeow.MediaAudio, true
-	case wa.KindVideo:
+	case vocab.ContentVideo:
 		return whatsmeow.MediaVideo, true
 	}
 	return "", false
@@ -104,17 +105,17 @@ func replyContext(replyTo string, author types.JID) *waE2E.ContextInfo {
 func mediaMessage(msg *wa.OutMessage, up whatsmeow.UploadResponse, ci *waE2E.ContextInfo) *waE2E.Message {
 	mime, caption := mimetype(msg), optional(msg.Text)
 	switch msg.Kind {
-	case wa.KindImage:
+	case vocab.ContentImage:
 		m := imageMessage(up, mime, caption, ci)
 		m.Width, m.Height, m.JPEGThumbnail = size(msg.Width), size(msg.Height), thumbnail(msg.Thumbnail)
 		return &waE2E.Message{ImageMessage: m}
-	case wa.KindDocument:
+	case vocab.ContentDocument:
 		return documentMessage(msg.Filename, up, mime, caption, ci)
-	case wa.KindAudio:
+	case vocab.ContentAudio:
 		m := audioMessage(up, mime, msg.PTT, ci)
 		m.Seconds, m.Waveform = size(msg.Seconds), msg.Waveform
 		return &waE2E.Message{AudioMessage: m}
-	case wa.KindVideo:
+	case vocab.ContentVideo:
 		m := videoMessage(up, mime, caption, ci)
 		m.Width, m.Height, m.Seconds = size(msg.Width), size(msg.Height), size(msg.Seconds)
 		m.JPEGThumbnail = thumbnail(msg.Thumbnail)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // fakeUpload records what was uploaded and answers a fixed response.
@@ -69,7 +70,7 @@ func build(t *testing.T, msg *wa.OutMessage, quoted types.JID) (*waE2E.Message, 
 
 func TestBuildText(t *testing.T) {
 	t.Parallel()
-	m, up := build(t, &wa.OutMessage{Kind: wa.KindText, Text: "Tu reserva ha sido confirmada"}, alice)
+	m, up := build(t, &wa.OutMessage{Kind: vocab.ContentText, Text: "Tu reserva ha sido confirmada"}, alice)
 	if m.GetConversation() != "Tu reserva ha sido confirmada" || m.ExtendedTextMessage != nil || up.data != nil {
 		t.Errorf("text message = %v (uploaded %v)", m, up.data)
 	}
@@ -77,7 +78,7 @@ func TestBuildText(t *testing.T) {
 
 func TestBuildTextReply(t *testing.T) {
 	t.Parallel()
-	m, _ := build(t, &wa.OutMessage{Kind: wa.KindText, Text: "ok", ReplyTo: "3EB0C4F1A2B3"}, alice)
+	m, _ := build(t, &wa.OutMessage{Kind: vocab.ContentText, Text: "ok", ReplyTo: "3EB0C4F1A2B3"}, alice)
 	ext := m.GetExtendedTextMessage()
 	if m.Conversation != nil || ext.GetText() != "ok" {
 		t.Fatalf("reply = %v, want an extended text", m)
@@ -87,7 +88,7 @@ func TestBuildTextReply(t *testing.T) {
 
 func TestBuildReplyToUnknownAuthorHasNoParticipant(t *testing.T) {
 	t.Parallel()
-	m, _ := build(t, &wa.OutMessage{Kind: wa.KindText, Text: "ok", ReplyTo: "ABC"}, types.EmptyJID)
+	m, _ := build(t, &wa.OutMessage{Kind: vocab.ContentText, Text: "ok", ReplyTo: "ABC"}, types.EmptyJID)
 	ci := m.GetExtendedTextMessage().GetContextInfo()
 	if ci.GetStanzaID() != "ABC" || ci.Participant != nil {
 		t.Errorf("group quote = %v, want stanza id only", ci)
@@ -106,7 +107,7 @@ const pdfHeader = "%PDF-1.7\n1 0 obj\n"
 func TestBuildDocument(t *testing.T) {
 	t.Parallel()
 	pdf := []byte(pdfHeader)
-	m, up := build(t, &wa.OutMessage{Kind: wa.KindDocument, Media: pdf, Filename: "ticket_123.pdf", ReplyTo: "Q1"}, alice)
+	m, up := build(t, &wa.OutMessage{Kind: vocab.ContentDocument, Media: pdf, Filename: "ticket_123.pdf", ReplyTo: "Q1"}, alice)
 	doc := m.GetDocumentMessage()
 	if up.mt != whatsmeow.MediaDocument || !bytes.Equal(up.data, pdf) {
 		t.Errorf("uploaded %q as %q", up.data, up.mt)
@@ -120,7 +121,7 @@ func TestBuildDocument(t *testing.T) {
 
 func TestBuildDocumentWithCaption(t *testing.T) {
 	t.Parallel()
-	m, _ := build(t, &wa.OutMessage{Kind: wa.KindDocument, Media: []byte("x"), Mimetype: "text/csv", Text: "reporte"}, alice)
+	m, _ := build(t, &wa.OutMessage{Kind: vocab.ContentDocument, Media: []byte("x"), Mimetype: "text/csv", Text: "reporte"}, alice)
 	doc := m.GetDocumentWithCaptionMessage().GetMessage().GetDocumentMessage()
 	if m.DocumentMessage != nil || doc.GetCaption() != "reporte" || doc.GetFileName() != "document" {
 		t.Fatalf("captioned document = %v", m)
@@ -131,7 +132,7 @@ func TestBuildDocumentWithCaption(t *testing.T) {
 func TestBuildImage(t *testing.T) {
 	t.Parallel()
 	png := []byte("\x89PNG\r\n\x1a\n0000")
-	m, up := build(t, &wa.OutMessage{Kind: wa.KindImage, Media: png, Text: "foto", ReplyTo: "Q2"}, alice)
+	m, up := build(t, &wa.OutMessage{Kind: vocab.ContentImage, Media: png, Text: "foto", ReplyTo: "Q2"}, alice)
 	img := m.GetImageMessage()
 	if up.mt != whatsmeow.MediaImage || img.GetCaption() != "foto" {
 		t.Errorf("image = %v uploaded as %q", img, up.mt)
@@ -149,10 +150,10 @@ func TestBuildAudio(t *testing.T) {
 		mime string
 		ptt  bool
 	}{
-		{"voice note", wa.OutMessage{Kind: wa.KindAudio, Media: ogg, PTT: true}, "audio/ogg; codecs=opus", true},
-		{"ogg file", wa.OutMessage{Kind: wa.KindAudio, Media: ogg}, "audio/ogg", false},
-		{"unknown bytes", wa.OutMessage{Kind: wa.KindAudio, Media: []byte{1, 2, 3}}, "audio/mpeg", false},
-		{"given type", wa.OutMessage{Kind: wa.KindAudio, Media: ogg, Mimetype: "audio/aac", Text: "dropped"}, "audio/aac", false},
+		{"voice note", wa.OutMessage{Kind: vocab.ContentAudio, Media: ogg, PTT: true}, "audio/ogg; codecs=opus", true},
+		{"ogg file", wa.OutMessage{Kind: vocab.ContentAudio, Media: ogg}, "audio/ogg", false},
+		{"unknown bytes", wa.OutMessage{Kind: vocab.ContentAudio, Media: []byte{1, 2, 3}}, "audio/mpeg", false},
+		{"given type", wa.OutMessage{Kind: vocab.ContentAudio, Media: ogg, Mimetype: "audio/aac", Text: "dropped"}, "audio/aac", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,7 +170,7 @@ func TestBuildAudio(t *testing.T) {
 
 func TestBuildVideo(t *testing.T) {
 	t.Parallel()
-	m, up := build(t, &wa.OutMessage{Kind: wa.KindVideo, Media: []byte("not sniffable"), Text: "gol"}, group)
+	m, up := build(t, &wa.OutMessage{Kind: vocab.ContentVideo, Media: []byte("not sniffable"), Text: "gol"}, group)
 	v := m.GetVideoMessage()
 	if up.mt != whatsmeow.MediaVideo || v.GetCaption() != "gol" || v.ContextInfo != nil {
 		t.Errorf("video = %v uploaded as %q", v, up.mt)
@@ -179,7 +180,7 @@ func TestBuildVideo(t *testing.T) {
 
 func TestBuildSticker(t *testing.T) {
 	t.Parallel()
-	m, up := build(t, &wa.OutMessage{Kind: wa.KindSticker, Media: []byte("RIFF....WEBPVP8 "), ReplyTo: "Q3"}, alice)
+	m, up := build(t, &wa.OutMessage{Kind: vocab.ContentSticker, Media: []byte("RIFF....WEBPVP8 "), ReplyTo: "Q3"}, alice)
 	s := m.GetStickerMessage()
 	if up.mt != whatsmeow.MediaImage {
 		t.Errorf("sticker uploaded as %q", up.mt)
@@ -197,10 +198,10 @@ func TestBuildErrors(t *testing.T) {
 		code      string // "" for a transient error
 	}{
 		{"unknown kind", wa.OutMessage{Kind: "poll", Text: "x"}, nil, event.CodeInvalidJob},
-		{"empty text", wa.OutMessage{Kind: wa.KindText}, nil, event.CodeInvalidJob},
-		{"empty media", wa.OutMessage{Kind: wa.KindImage}, nil, event.CodeMediaInvalid},
-		{"too large", wa.OutMessage{Kind: wa.KindVideo, Media: []byte("v")}, errors.New("upload failed with status code 413"), event.CodeMediaTooLarge},
-		{"upload failed", wa.OutMessage{Kind: wa.KindVideo, Media: []byte("v")}, errors.New("upload failed with status code 500"), ""},
+		{"empty text", wa.OutMessage{Kind: vocab.ContentText}, nil, event.CodeInvalidJob},
+		{"empty media", wa.OutMessage{Kind: vocab.ContentImage}, nil, event.CodeMediaInvalid},
+		{"too large", wa.OutMessage{Kind: vocab.ContentVideo, Media: []byte("v")}, errors.New("upload failed with status code 413"), event.CodeMediaTooLarge},
+		{"upload failed", wa.OutMessage{Kind: vocab.ContentVideo, Media: []byte("v")}, errors.New("upload failed with status code 500"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

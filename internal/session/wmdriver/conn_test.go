@@ -17,6 +17,7 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // handlerFunc adapts a function to wa.Handler.
@@ -195,10 +196,10 @@ func TestConnMethodsWhenOffline(t *testing.T) {
 	t.Parallel()
 	c, _, _ := openConn(t, Config{}, &recorder{}, false)
 	ctx := context.Background()
-	if _, err := c.Send(ctx, &wa.OutMessage{ID: "x", To: alice.String(), Kind: wa.KindText, Text: "hi"}); !errors.Is(err, wa.ErrNotConnected) {
+	if _, err := c.Send(ctx, &wa.OutMessage{ID: "x", To: alice.String(), Kind: vocab.ContentText, Text: "hi"}); !errors.Is(err, wa.ErrNotConnected) {
 		t.Errorf("Send = %v, want ErrNotConnected", err)
 	}
-	_, err := c.Send(ctx, &wa.OutMessage{ID: "x", To: "+999", Kind: wa.KindText, Text: "hi"})
+	_, err := c.Send(ctx, &wa.OutMessage{ID: "x", To: "+999", Kind: vocab.ContentText, Text: "hi"})
 	checkCode(t, err, event.CodeInvalidRecipient)
 	if _, err := c.Registered(ctx, []string{"51987654321"}); !errors.Is(err, wa.ErrNotConnected) {
 		t.Errorf("Registered = %v, want ErrNotConnected", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // contentMessage builds the message of a v2 content kind (reaction, edit,
@@ -21,24 +22,24 @@ import (
 func contentMessage(msg *wa.OutMessage, chat types.JID, ci *waE2E.ContextInfo) (m *waE2E.Message, ok bool, err error) {
 	missing := &wa.SendError{Code: event.CodeInvalidJob, Err: fmt.Errorf("%s job without its object", msg.Kind)}
 	switch msg.Kind {
-	case wa.KindReaction:
+	case vocab.ContentReaction:
 		if msg.Reaction == nil {
 			return nil, true, missing
 		}
 		m, err = reactionMessage(msg.Reaction, chat)
-	case wa.KindEdit:
+	case vocab.ContentEdit:
 		if msg.Edit == nil {
 			return nil, true, missing
 		}
 		m = editMessage(msg.Edit, chat)
-	case wa.KindRevoke:
+	case vocab.ContentRevoke:
 		if msg.Revoke == nil {
 			return nil, true, missing
 		}
 		m = &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
 			Type: waE2E.ProtocolMessage_REVOKE.Enum(), Key: messageKey(chat, types.EmptyJID, msg.Revoke.MessageID),
 		}}
-	case wa.KindLocation:
+	case vocab.ContentLocation:
 		if msg.Location == nil || msg.Location.Latitude == nil || msg.Location.Longitude == nil {
 			return nil, true, missing
 		}
@@ -47,14 +48,14 @@ func contentMessage(msg *wa.OutMessage, chat types.JID, ci *waE2E.ContextInfo) (
 			DegreesLatitude: l.Latitude, DegreesLongitude: l.Longitude,
 			Name: optional(l.Name), Address: optional(l.Address), ContextInfo: ci,
 		}}
-	case wa.KindContact:
+	case vocab.ContentContact:
 		if msg.Contact == nil || msg.Contact.VCard == "" {
 			return nil, true, missing
 		}
 		m = &waE2E.Message{ContactMessage: &waE2E.ContactMessage{
 			DisplayName: new(msg.Contact.Name), Vcard: new(msg.Contact.VCard), ContextInfo: ci,
 		}}
-	case wa.KindPoll:
+	case vocab.ContentPoll:
 		if msg.Poll == nil {
 			return nil, true, missing
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/media"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // A reaction's key names the chat, whether the target is the tenant's own,
@@ -29,7 +30,7 @@ func TestBuildReactionKeys(t *testing.T) {
 		{"member's message, group", group.String(), member, false, member},
 	}
 	for _, tt := range tests {
-		msg := &wa.OutMessage{Kind: wa.KindReaction, Reaction: &event.Reaction{MessageID: "3EB0T", Emoji: "👍", Sender: tt.sender}}
+		msg := &wa.OutMessage{Kind: vocab.ContentReaction, Reaction: &event.Reaction{MessageID: "3EB0T", Emoji: "👍", Sender: tt.sender}}
 		chat := alice
 		if tt.chat == group.String() {
 			chat = group
@@ -49,30 +50,30 @@ func TestBuildReactionKeys(t *testing.T) {
 func TestBuildContents(t *testing.T) {
 	t.Parallel()
 	lat, long := 1.5, -2.25
-	loc, _ := build(t, &wa.OutMessage{Kind: wa.KindLocation, ReplyTo: "3EB0Q", Location: &event.Location{Latitude: &lat, Longitude: &long, Name: "N"}}, alice)
+	loc, _ := build(t, &wa.OutMessage{Kind: vocab.ContentLocation, ReplyTo: "3EB0Q", Location: &event.Location{Latitude: &lat, Longitude: &long, Name: "N"}}, alice)
 	if l := loc.GetLocationMessage(); l.GetDegreesLatitude() != lat || l.GetDegreesLongitude() != long || l.GetName() != "N" || l.Address != nil ||
 		l.GetContextInfo().GetStanzaID() != "3EB0Q" {
 		t.Errorf("location %v", l)
 	}
-	edit, _ := build(t, &wa.OutMessage{Kind: wa.KindEdit, Edit: &event.Edit{MessageID: "3EB0E", Text: "nuevo"}}, alice)
+	edit, _ := build(t, &wa.OutMessage{Kind: vocab.ContentEdit, Edit: &event.Edit{MessageID: "3EB0E", Text: "nuevo"}}, alice)
 	if p := edit.GetEditedMessage().GetMessage().GetProtocolMessage(); p.GetType() != waE2E.ProtocolMessage_MESSAGE_EDIT ||
 		p.GetKey().GetID() != "3EB0E" || !p.GetKey().GetFromMe() || p.GetEditedMessage().GetConversation() != "nuevo" {
 		t.Errorf("edit %v", p)
 	}
-	rev, _ := build(t, &wa.OutMessage{Kind: wa.KindRevoke, Revoke: &event.Revoke{MessageID: "3EB0R"}}, alice)
+	rev, _ := build(t, &wa.OutMessage{Kind: vocab.ContentRevoke, Revoke: &event.Revoke{MessageID: "3EB0R"}}, alice)
 	if p := rev.GetProtocolMessage(); p.GetType() != waE2E.ProtocolMessage_REVOKE || p.GetKey().GetID() != "3EB0R" || !p.GetKey().GetFromMe() {
 		t.Errorf("revoke %v", p)
 	}
-	poll, _ := build(t, &wa.OutMessage{Kind: wa.KindPoll, Poll: &event.Poll{Question: "q", Options: []string{"a", "b"}, Multiple: true}}, alice)
+	poll, _ := build(t, &wa.OutMessage{Kind: vocab.ContentPoll, Poll: &event.Poll{Question: "q", Options: []string{"a", "b"}, Multiple: true}}, alice)
 	if p := poll.GetPollCreationMessage(); p.GetName() != "q" || len(p.GetOptions()) != 2 || p.GetSelectableOptionsCount() != 0 ||
 		len(poll.GetMessageContextInfo().GetMessageSecret()) != 32 {
 		t.Errorf("poll %v", poll)
 	}
-	card, _ := build(t, &wa.OutMessage{Kind: wa.KindContact, Contact: &event.Contact{Name: "Ana", VCard: "BEGIN:VCARD\nEND:VCARD"}}, alice)
+	card, _ := build(t, &wa.OutMessage{Kind: vocab.ContentContact, Contact: &event.Contact{Name: "Ana", VCard: "BEGIN:VCARD\nEND:VCARD"}}, alice)
 	if c := card.GetContactMessage(); c.GetDisplayName() != "Ana" || c.GetVcard() != "BEGIN:VCARD\nEND:VCARD" {
 		t.Errorf("contact %v", c)
 	}
-	for _, kind := range []string{wa.KindReaction, wa.KindEdit, wa.KindRevoke, wa.KindLocation, wa.KindContact, wa.KindPoll} {
+	for _, kind := range []string{vocab.ContentReaction, vocab.ContentEdit, vocab.ContentRevoke, vocab.ContentLocation, vocab.ContentContact, vocab.ContentPoll} {
 		_, err := buildMessage(t.Context(), &wa.OutMessage{Kind: kind}, alice, alice, (&fakeUpload{}).upload)
 		checkCode(t, err, event.CodeInvalidJob)
 	}
@@ -82,23 +83,23 @@ func TestBuildContents(t *testing.T) {
 func TestBuildMediaFields(t *testing.T) {
 	t.Parallel()
 	wave := make([]byte, 64)
-	voice, _ := build(t, &wa.OutMessage{Kind: wa.KindAudio, PTT: true, Media: []byte("OggS"), Mimetype: "audio/ogg", Seconds: 7, Waveform: wave}, alice)
+	voice, _ := build(t, &wa.OutMessage{Kind: vocab.ContentAudio, PTT: true, Media: []byte("OggS"), Mimetype: "audio/ogg", Seconds: 7, Waveform: wave}, alice)
 	if a := voice.GetAudioMessage(); a.GetMimetype() != media.VoiceNoteMimetype || a.GetSeconds() != 7 || len(a.GetWaveform()) != 64 || !a.GetPTT() {
 		t.Errorf("voice note %v", a)
 	}
-	img, _ := build(t, &wa.OutMessage{Kind: wa.KindImage, Media: []byte("x"), Mimetype: "image/png", Width: 640, Height: 480, Thumbnail: []byte("jpeg")}, alice)
+	img, _ := build(t, &wa.OutMessage{Kind: vocab.ContentImage, Media: []byte("x"), Mimetype: "image/png", Width: 640, Height: 480, Thumbnail: []byte("jpeg")}, alice)
 	if i := img.GetImageMessage(); i.GetWidth() != 640 || i.GetHeight() != 480 || string(i.GetJPEGThumbnail()) != "jpeg" {
 		t.Errorf("image %v", i)
 	}
-	vid, _ := build(t, &wa.OutMessage{Kind: wa.KindVideo, Media: []byte("x"), Width: 1280, Height: 720, Seconds: 9}, alice)
+	vid, _ := build(t, &wa.OutMessage{Kind: vocab.ContentVideo, Media: []byte("x"), Width: 1280, Height: 720, Seconds: 9}, alice)
 	if v := vid.GetVideoMessage(); v.GetWidth() != 1280 || v.GetSeconds() != 9 || v.JPEGThumbnail != nil || v.GetMimetype() != "video/mp4" {
 		t.Errorf("video %v", v)
 	}
-	st, _ := build(t, &wa.OutMessage{Kind: wa.KindSticker, Media: []byte("x"), Mimetype: "image/png", Width: 512, Height: 512}, alice)
+	st, _ := build(t, &wa.OutMessage{Kind: vocab.ContentSticker, Media: []byte("x"), Mimetype: "image/png", Width: 512, Height: 512}, alice)
 	if s := st.GetStickerMessage(); s.GetMimetype() != "image/webp" || s.GetWidth() != 512 {
 		t.Errorf("sticker %v", s)
 	}
-	doc, _ := build(t, &wa.OutMessage{Kind: wa.KindDocument, Media: []byte{0, 1, 2}}, alice)
+	doc, _ := build(t, &wa.OutMessage{Kind: vocab.ContentDocument, Media: []byte{0, 1, 2}}, alice)
 	if d := doc.GetDocumentMessage(); d.GetMimetype() != "application/octet-stream" {
 		t.Errorf("document %v", d)
 	}

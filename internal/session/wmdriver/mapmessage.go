@@ -17,24 +17,6 @@ import (
 	"github.com/wabus/wabus/internal/vocab"
 )
 
-// Inbound message types (event.Message.Type), vocab's words.
-const (
-	typeText     = vocab.ContentText
-	typeImage    = vocab.ContentImage
-	typeDocument = vocab.ContentDocument
-	typeAudio    = vocab.ContentAudio
-	typeVideo    = vocab.ContentVideo
-	typeSticker  = vocab.ContentSticker
-	typeReaction = vocab.ContentReaction
-	typeLocation = vocab.ContentLocation
-	typeContact  = vocab.ContentContact
-	typeEdit     = vocab.ContentEdit
-	typeRevoke   = vocab.ContentRevoke
-	typePoll     = vocab.ContentPoll
-	typePollVote = vocab.ContentPollVote
-	typeOther    = vocab.ContentOther
-)
-
 // content is what a message carries, whatever its kind.
 type content struct {
 	typ     string
@@ -59,7 +41,7 @@ func (m mapper) message(evt *events.Message) (wa.Event, bool) {
 		return nil, false
 	}
 	c := extract(msg)
-	if c.typ == typeOther && isProtocolOnly(msg) {
+	if c.typ == vocab.ContentOther && isProtocolOnly(msg) {
 		return nil, false
 	}
 	m.objects(evt, &c)
@@ -121,15 +103,15 @@ func extract(msg *waE2E.Message) content {
 			return c
 		}
 	}
-	return content{typ: typeOther}
+	return content{typ: vocab.ContentOther}
 }
 
 func textContent(msg *waE2E.Message) (content, bool) {
 	if msg.Conversation != nil {
-		return content{typ: typeText, text: msg.GetConversation()}, true
+		return content{typ: vocab.ContentText, text: msg.GetConversation()}, true
 	}
 	if t := msg.ExtendedTextMessage; t != nil {
-		return content{typ: typeText, text: t.GetText(), replyTo: quoted(t.GetContextInfo())}, true
+		return content{typ: vocab.ContentText, text: t.GetText(), replyTo: quoted(t.GetContextInfo())}, true
 	}
 	return content{}, false
 }
@@ -138,20 +120,20 @@ func mediaContent(msg *waE2E.Message) (content, bool) {
 	switch {
 	case msg.ImageMessage != nil:
 		i := msg.ImageMessage
-		return attachment(typeImage, i, i.GetCaption(), i.GetMimetype(), "", i.GetFileLength(), i.GetContextInfo()), true
+		return attachment(vocab.ContentImage, i, i.GetCaption(), i.GetMimetype(), "", i.GetFileLength(), i.GetContextInfo()), true
 	case msg.DocumentMessage != nil:
 		d := msg.DocumentMessage
 		name := cmp.Or(d.GetFileName(), d.GetTitle())
-		return attachment(typeDocument, d, d.GetCaption(), d.GetMimetype(), name, d.GetFileLength(), d.GetContextInfo()), true
+		return attachment(vocab.ContentDocument, d, d.GetCaption(), d.GetMimetype(), name, d.GetFileLength(), d.GetContextInfo()), true
 	case msg.AudioMessage != nil:
 		a := msg.AudioMessage
-		return attachment(typeAudio, a, "", a.GetMimetype(), "", a.GetFileLength(), a.GetContextInfo()), true
+		return attachment(vocab.ContentAudio, a, "", a.GetMimetype(), "", a.GetFileLength(), a.GetContextInfo()), true
 	case msg.VideoMessage != nil:
 		v := msg.VideoMessage
-		return attachment(typeVideo, v, v.GetCaption(), v.GetMimetype(), "", v.GetFileLength(), v.GetContextInfo()), true
+		return attachment(vocab.ContentVideo, v, v.GetCaption(), v.GetMimetype(), "", v.GetFileLength(), v.GetContextInfo()), true
 	case msg.StickerMessage != nil:
 		s := msg.StickerMessage
-		return attachment(typeSticker, s, "", s.GetMimetype(), "", s.GetFileLength(), s.GetContextInfo()), true
+		return attachment(vocab.ContentSticker, s, "", s.GetMimetype(), "", s.GetFileLength(), s.GetContextInfo()), true
 	}
 	return content{}, false
 }
@@ -165,30 +147,30 @@ func specialContent(msg *waE2E.Message) (content, bool) {
 	case msg.ReactionMessage != nil:
 		r := msg.ReactionMessage
 		obj := objects{reaction: &event.Reaction{MessageID: r.GetKey().GetID(), Emoji: r.GetText()}}
-		return content{typ: typeReaction, text: r.GetText(), replyTo: r.GetKey().GetID(), object: obj}, true
+		return content{typ: vocab.ContentReaction, text: r.GetText(), replyTo: r.GetKey().GetID(), object: obj}, true
 	case msg.LocationMessage != nil:
 		l := msg.LocationMessage
 		text := location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetName(), l.GetAddress())
 		obj := objects{location: &event.Location{Latitude: new(l.GetDegreesLatitude()), Longitude: new(l.GetDegreesLongitude()),
 			Name: l.GetName(), Address: l.GetAddress()}}
-		return content{typ: typeLocation, text: text, replyTo: quoted(l.GetContextInfo()), object: obj}, true
+		return content{typ: vocab.ContentLocation, text: text, replyTo: quoted(l.GetContextInfo()), object: obj}, true
 	case msg.LiveLocationMessage != nil:
 		l := msg.LiveLocationMessage
 		text := location(l.GetDegreesLatitude(), l.GetDegreesLongitude(), l.GetCaption())
 		obj := objects{location: &event.Location{Latitude: new(l.GetDegreesLatitude()), Longitude: new(l.GetDegreesLongitude()),
 			Name: l.GetCaption()}}
-		return content{typ: typeLocation, text: text, replyTo: quoted(l.GetContextInfo()), object: obj}, true
+		return content{typ: vocab.ContentLocation, text: text, replyTo: quoted(l.GetContextInfo()), object: obj}, true
 	case msg.ContactMessage != nil:
 		c := msg.ContactMessage
 		obj := objects{contact: contactObject(c)}
-		return content{typ: typeContact, text: contactText(c), replyTo: quoted(c.GetContextInfo()), object: obj}, true
+		return content{typ: vocab.ContentContact, text: contactText(c), replyTo: quoted(c.GetContextInfo()), object: obj}, true
 	case msg.ContactsArrayMessage != nil:
 		a := msg.ContactsArrayMessage
 		var obj objects
 		if len(a.GetContacts()) > 0 {
 			obj.contact = contactObject(a.GetContacts()[0])
 		}
-		return content{typ: typeContact, text: contactsText(a), replyTo: quoted(a.GetContextInfo()), object: obj}, true
+		return content{typ: vocab.ContentContact, text: contactsText(a), replyTo: quoted(a.GetContextInfo()), object: obj}, true
 	}
 	return content{}, false
 }

@@ -9,6 +9,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // objects are the content objects of an inbound message of a v2 kind (at
@@ -43,9 +44,9 @@ func protocolContent(msg *waE2E.Message) (content, bool) {
 				text, _ = mediaContent(edited)
 			}
 		}
-		return content{typ: typeEdit, text: text.text, replyTo: id, object: objects{edit: &event.Edit{MessageID: id, Text: text.text}}}, true
+		return content{typ: vocab.ContentEdit, text: text.text, replyTo: id, object: objects{edit: &event.Edit{MessageID: id, Text: text.text}}}, true
 	case waE2E.ProtocolMessage_REVOKE:
-		return content{typ: typeRevoke, replyTo: id, object: objects{revoke: &event.Revoke{MessageID: id}}}, true
+		return content{typ: vocab.ContentRevoke, replyTo: id, object: objects{revoke: &event.Revoke{MessageID: id}}}, true
 	}
 	return content{}, false
 }
@@ -55,11 +56,11 @@ func protocolContent(msg *waE2E.Message) (content, bool) {
 func pollContent(msg *waE2E.Message) (content, bool) {
 	if pc := pollCreation(msg); pc != nil {
 		poll := &event.Poll{Question: pc.GetName(), Options: pollOptions(pc), Multiple: pc.GetSelectableOptionsCount() != 1}
-		return content{typ: typePoll, text: pc.GetName(), replyTo: quoted(pc.GetContextInfo()), object: objects{poll: poll}}, true
+		return content{typ: vocab.ContentPoll, text: pc.GetName(), replyTo: quoted(pc.GetContextInfo()), object: objects{poll: poll}}, true
 	}
 	if u := msg.GetPollUpdateMessage(); u != nil {
 		id := u.GetPollCreationMessageKey().GetID()
-		return content{typ: typePollVote, replyTo: id, object: objects{vote: &event.PollVote{MessageID: id}}}, true
+		return content{typ: vocab.ContentPollVote, replyTo: id, object: objects{vote: &event.PollVote{MessageID: id}}}, true
 	}
 	return content{}, false
 }

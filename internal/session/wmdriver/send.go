@@ -14,6 +14,7 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Send delivers msg under the message id msg.ID, so that a retry of the same
@@ -38,7 +39,7 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 	if err := c.typing(ctx, msg, to); err != nil {
 		return nil, err
 	}
-	if msg.Kind == wa.KindRead {
+	if msg.Kind == vocab.ContentRead {
 		return c.markRead(ctx, msg, to)
 	}
 	var quoted types.JID
@@ -68,7 +69,7 @@ func (c *conn) typing(ctx context.Context, msg *wa.OutMessage, to types.JID) err
 		return nil
 	}
 	kind := types.ChatPresenceMediaText
-	if msg.Kind == wa.KindAudio && msg.PTT {
+	if msg.Kind == vocab.ContentAudio && msg.PTT {
 		kind = types.ChatPresenceMediaAudio
 	}
 	if err := c.client.SendChatPresence(ctx, to, types.ChatPresenceComposing, kind); err != nil {
