@@ -2,18 +2,17 @@ package admin
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/session/wa"
 )
 
 // Config configures the admin server.
@@ -101,8 +100,9 @@ type Deps struct {
 	JS    jetstream.JetStream
 	Names bus.Names
 	// Devices deletes a deleted tenant's device from the WhatsApp
-	// driver's store. Required.
-	Devices DeviceStore
+	// driver's device store, in the transaction that deletes the tenant.
+	// Required.
+	Devices wa.DeviceDeleter
 	// Logger receives the access log. Defaults to a logger that discards.
 	Logger *slog.Logger
 	// Registry receives the request metrics. Defaults to a new registry.
@@ -110,13 +110,6 @@ type Deps struct {
 	// Gatherer is what /metrics serves. Defaults to Registry when it is
 	// also a Gatherer (a *prometheus.Registry is both).
 	Gatherer prometheus.Gatherer
-}
-
-// DeviceStore is the WhatsApp driver's device store, as admin uses it.
-type DeviceStore interface {
-	// DeleteDevices deletes the credentials of the devices jids inside tx.
-	// It returns the database's error.
-	DeleteDevices(ctx context.Context, tx pgx.Tx, jids []string) error
 }
 
 func (d Deps) withDefaults() Deps {

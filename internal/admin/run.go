@@ -9,6 +9,7 @@ import (
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/obs"
+	"github.com/wabus/wabus/internal/session/wa"
 )
 
 // Run runs the admin process until ctx ends: it connects to Postgres
@@ -18,7 +19,7 @@ import (
 // serves cfg.AdminAddr. It returns ErrNoToken without WA_ADMIN_TOKEN, an
 // error when start-up fails, and nil after a graceful shutdown. devices is
 // the WhatsApp driver's device store, where a deleted tenant's device goes.
-func Run(ctx context.Context, cfg config.Config, devices DeviceStore, logger *slog.Logger) error {
+func Run(ctx context.Context, cfg config.Config, devices wa.DeviceDeleter, logger *slog.Logger) error {
 	if cfg.AdminToken == "" {
 		return ErrNoToken
 	}

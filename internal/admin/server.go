@@ -19,6 +19,7 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/obs"
 	"github.com/wabus/wabus/internal/queue"
+	"github.com/wabus/wabus/internal/session/wa"
 )
 
 // Server is the admin HTTP server. Build it with New.
@@ -31,7 +32,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	jobs    *queue.Store
-	devices DeviceStore
+	devices wa.DeviceDeleter
 
 	tokenSum [sha256.Size]byte
 	mux      *http.ServeMux

@@ -101,7 +101,7 @@ func workerRegistry(t *testing.T, stack *testenv.Stack, logger *slog.Logger) *re
 	}
 	t.Cleanup(func() { _ = driver.Close() })
 	_, err = session.New(session.Config{WorkerID: "w1"}, session.Deps{
-		Pool: stack.Pool, Store: session.OpenStore(stack.Pool, logger), Driver: driver, NATS: nc, JS: stack.JS,
+		Pool: stack.Pool, Store: wmdriver.NewStore(stack.Pool, logger), Driver: driver, NATS: nc, JS: stack.JS,
 		Names: stack.Names, Logger: logger, Registry: reg, Writer: writer,
 	})
 	if err != nil {

@@ -19,8 +19,8 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/event"
-	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
@@ -180,8 +180,8 @@ func whereJobsAre(b *testing.B, s *testenv.Stack) string {
 func seed(b *testing.B, s *testenv.Stack, n int) {
 	b.Helper()
 	ctx := context.Background()
-	store := session.OpenStore(s.Pool, workertest.Logger())
-	if err := db.Migrate(ctx, s.Pool, session.UpgradeStore(store)); err != nil {
+	store := wmdriver.NewStore(s.Pool, workertest.Logger())
+	if err := db.Migrate(ctx, s.Pool, store.Upgrade); err != nil {
 		b.Fatal(err)
 	}
 	for i := range n {
@@ -190,7 +190,7 @@ func seed(b *testing.B, s *testenv.Stack, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id, device_jid, jid) VALUES ($1, $2, $2)`, tenant, jid.String()); err != nil {
+		if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id, device_jid, jid) VALUES ($1, $2, $2)`, tenant, jid); err != nil {
 			b.Fatal(err)
 		}
 	}

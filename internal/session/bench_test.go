@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
 )
 
@@ -41,14 +42,14 @@ func BenchmarkRestore2000(b *testing.B) {
 func seedPairedTenants(b *testing.B, s *testenv.Stack, n int) {
 	b.Helper()
 	ctx := context.Background()
-	store := OpenStore(s.Pool, testLogger())
+	store := wmdriver.NewStore(s.Pool, testLogger())
 	for i := range n {
 		tenant := fmt.Sprintf("t%05d", i)
 		jid, err := sim.StoreDevice(ctx, store.NewDevice(), tenant)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id, device_jid, jid) VALUES ($1, $2, $2)`, tenant, jid.String()); err != nil {
+		if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id, device_jid, jid) VALUES ($1, $2, $2)`, tenant, jid); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
 )
 
@@ -30,8 +31,8 @@ func testLogger() *slog.Logger {
 
 func migrate(t testing.TB, s *testenv.Stack) {
 	t.Helper()
-	store := OpenStore(s.Pool, testLogger())
-	if err := db.Migrate(context.Background(), s.Pool, UpgradeStore(store)); err != nil {
+	store := wmdriver.NewStore(s.Pool, testLogger())
+	if err := db.Migrate(context.Background(), s.Pool, store.Upgrade); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -69,7 +70,7 @@ func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver
 		t.Fatal(err)
 	}
 	writer := outbox.NewWriter(s.Pool, relay.Notify)
-	m, err := New(cfg, Deps{Pool: s.Pool, Store: OpenStore(s.Pool, log), Driver: driver, NATS: nc, JS: js, Names: s.Names,
+	m, err := New(cfg, Deps{Pool: s.Pool, Store: wmdriver.NewStore(s.Pool, log), Driver: driver, NATS: nc, JS: js, Names: s.Names,
 		Logger: log, Registry: reg, Writer: writer})
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.mau.fi/whatsmeow/store/sqlstore"
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/lease"
@@ -74,8 +73,9 @@ func (c Config) withDefaults() Config {
 
 // Deps are the Manager's collaborators.
 type Deps struct {
-	Pool     *pgxpool.Pool
-	Store    *sqlstore.Container
+	Pool *pgxpool.Pool
+	// Store is the driver's device store, where the tenants' devices are.
+	Store    wa.DeviceStore
 	Driver   wa.Driver
 	NATS     *nats.Conn
 	JS       jetstream.JetStream

@@ -24,6 +24,7 @@ import (
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
 )
 
@@ -43,7 +44,7 @@ func newIdleManager(t *testing.T, s *testenv.Stack) *Manager {
 		t.Fatal(err)
 	}
 	writer := outbox.NewWriter(s.Pool, relay.Notify)
-	m, err := New(Config{WorkerID: "w1"}, Deps{Pool: s.Pool, Store: OpenStore(s.Pool, log), Driver: driver,
+	m, err := New(Config{WorkerID: "w1"}, Deps{Pool: s.Pool, Store: wmdriver.NewStore(s.Pool, log), Driver: driver,
 		NATS: s.NATS.Conn(t), JS: s.NATS.JetStream(t), Names: s.Names, Logger: log, Registry: reg,
 		Writer: writer})
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"go.mau.fi/whatsmeow/store"
-
 	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session/wa"
@@ -163,7 +161,7 @@ func (s *Session) start(ctx context.Context) step {
 }
 
 // connectDevice opens and connects dev, then waits for login.
-func (s *Session) connectDevice(dev *store.Device) step {
+func (s *Session) connectDevice(dev wa.Device) step {
 	return func(ctx context.Context) step {
 		conn, err := s.open(dev)
 		if err != nil {
@@ -195,7 +193,7 @@ func (s *Session) reconnectDelay(n int) time.Duration {
 }
 
 // open opens a Conn for dev whose events carry a new generation.
-func (s *Session) open(dev *store.Device) (wa.Conn, error) {
+func (s *Session) open(dev wa.Device) (wa.Conn, error) {
 	s.mu.Lock()
 	s.gen++
 	h := handler{s: s, gen: s.gen}

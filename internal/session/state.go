@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.mau.fi/whatsmeow/store"
-	"go.mau.fi/whatsmeow/types"
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/retry"
+	"github.com/wabus/wabus/internal/session/wa"
 	"github.com/wabus/wabus/internal/tenant"
 )
 
@@ -131,12 +130,8 @@ func (m *Manager) deviceJID(ctx context.Context, id string) (string, error) {
 }
 
 // loadDevice returns the stored device for jid, or nil when it is gone.
-func (m *Manager) loadDevice(ctx context.Context, jid string) (*store.Device, error) {
-	parsed, err := types.ParseJID(jid)
-	if err != nil {
-		return nil, fmt.Errorf("parse device jid: %w", err)
-	}
-	dev, err := m.deps.Store.GetDevice(ctx, parsed)
+func (m *Manager) loadDevice(ctx context.Context, jid string) (wa.Device, error) {
+	dev, err := m.deps.Store.Device(ctx, jid)
 	if err != nil {
 		return nil, fmt.Errorf("load device: %w", err)
 	}
@@ -144,8 +139,7 @@ func (m *Manager) loadDevice(ctx context.Context, jid string) (*store.Device, er
 }
 
 // deleteDevice removes the tenant's credentials from the device store, if
-// any are left (the driver usually did it already), and whatsmeow's privacy
-// tokens, which do not cascade from the device row.
+// any are left (the driver usually did it already).
 func (m *Manager) deleteDevice(ctx context.Context, tenant string) {
 	jid, err := m.deviceJID(ctx, tenant)
 	if err != nil || jid == "" {
@@ -154,21 +148,13 @@ func (m *Manager) deleteDevice(ctx context.Context, tenant string) {
 	m.deleteDeviceJID(ctx, tenant, jid)
 }
 
-// deleteDeviceJID removes the credentials of device jid and its privacy
-// tokens.
+// deleteDeviceJID removes the credentials of device jid, and all the
+// device store keeps of it.
 func (m *Manager) deleteDeviceJID(ctx context.Context, tenant, jid string) {
-	if dev, err := m.loadDevice(ctx, jid); err == nil && dev != nil {
-		if err := m.deps.Store.DeleteDevice(ctx, dev); err != nil {
-			m.log.WarnContext(ctx, "delete credentials failed", slog.String("tenant", tenant), slog.String("error", err.Error()))
-		}
-	}
-	jids := []string{jid}
-	if parsed, err := types.ParseJID(jid); err == nil {
-		jids = append(jids, parsed.ToNonAD().String())
-	}
-	if _, err := m.deps.Pool.Exec(ctx, deletePrivacyTokens, jids); err != nil {
-		m.log.WarnContext(ctx, "delete privacy tokens failed", slog.String("tenant", tenant), slog.String("error", err.Error()))
+	err := pgx.BeginFunc(ctx, m.deps.Pool, func(tx pgx.Tx) error {
+		return m.deps.Store.DeleteDevices(ctx, tx, []string{jid})
+	})
+	if err != nil {
+		m.log.WarnContext(ctx, "delete credentials failed", slog.String("tenant", tenant), slog.String("error", err.Error()))
 	}
 }
-
-const deletePrivacyTokens = `DELETE FROM whatsmeow_privacy_tokens WHERE our_jid = ANY($1)`

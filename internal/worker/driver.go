@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 
-	"go.mau.fi/whatsmeow/store/sqlstore"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/session"
@@ -12,7 +12,15 @@ import (
 	"github.com/wabus/wabus/internal/session/wmdriver"
 )
 
-type sessionStore = *sqlstore.Container
+// sessionStore is the device store, which both drivers keep their devices
+// in.
+type sessionStore = *wmdriver.Store
+
+// openStore returns the device store on pool; its Upgrade creates its
+// tables.
+func openStore(pool *pgxpool.Pool, logger *slog.Logger) sessionStore {
+	return wmdriver.NewStore(pool, logger)
+}
 
 // newWhatsmeowDriver returns the real WhatsApp driver, whose paired
 // devices the phone lists as WA_DEVICE_NAME, and what runs beside it: the

@@ -38,8 +38,8 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
-	store := session.OpenStore(pool, logger)
-	if err := db.Migrate(ctx, pool, session.UpgradeStore(store)); err != nil {
+	store := openStore(pool, logger)
+	if err := db.Migrate(ctx, pool, store.Upgrade); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	nc, js, names, err := bus.Open(ctx, cfg.NATSURL, cfg.NATSCreds, "wabus-worker "+cfg.WorkerID, cfg.SubjectPrefix,

@@ -12,9 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.mau.fi/whatsmeow/proto/waAdv"
-	"go.mau.fi/whatsmeow/store"
-	"go.mau.fi/whatsmeow/types"
 
 	"github.com/wabus/wabus/internal/session/wa"
 )
@@ -23,7 +20,7 @@ import (
 type conn struct {
 	d      *Driver
 	tenant string
-	dev    *store.Device
+	dev    wa.Device
 	h      wa.Handler
 
 	mu      sync.Mutex
@@ -59,7 +56,7 @@ func (c *conn) IsConnected() bool {
 
 // PairQR implements wa.Conn.
 func (c *conn) PairQR(ctx context.Context) (<-chan wa.QREvent, error) {
-	if c.dev.ID != nil {
+	if c.dev.JID() != "" {
 		return nil, wa.ErrAlreadyPaired
 	}
 	c.mu.Lock()
@@ -83,7 +80,7 @@ ON CONFLICT (tenant) DO UPDATE SET worker = excluded.worker, conn_id = excluded.
 // Connect implements wa.Conn: the server registers the connection,
 // replacing (and kicking) any older one of the same tenant.
 func (c *conn) Connect(ctx context.Context) error {
-	if c.dev.ID == nil && !c.isPairingSetup() {
+	if c.dev.JID() == "" && !c.isPairingSetup() {
 		return errors.New("sim: unpaired device needs PairQR before Connect")
 	}
 	id := randomHex(8)
@@ -128,7 +125,7 @@ func (c *conn) isPairingSetup() bool {
 // loggedIn starts the delivery of pending inbound messages and reports
 // Connected.
 func (c *conn) loggedIn() {
-	c.wg.Go(func() { c.h.Handle(wa.Connected{JID: c.dev.ID.String()}) })
+	c.wg.Go(func() { c.h.Handle(wa.Connected{JID: c.dev.JID()}) })
 	c.wg.Go(c.deliver)
 	c.wg.Go(c.receipts)
 }
@@ -190,9 +187,6 @@ func (c *conn) removed(ctx context.Context) {
 // Logout implements wa.Conn.
 func (c *conn) Logout(ctx context.Context) error {
 	c.end("logged out")
-	if c.dev.ID == nil {
-		return nil
-	}
 	if err := c.dev.Delete(ctx); err != nil {
 		return fmt.Errorf("sim: delete device: %w", err)
 	}
@@ -201,7 +195,7 @@ func (c *conn) Logout(ctx context.Context) error {
 
 // PairPhone implements wa.Conn: the code is shown; a scan completes it.
 func (c *conn) PairPhone(ctx context.Context, phone string) (string, error) {
-	if c.dev.ID != nil {
+	if c.dev.JID() != "" {
 		return "", wa.ErrAlreadyPaired
 	}
 	if !c.isPairing() {
@@ -264,36 +258,27 @@ func (c *conn) completePairing(ctx context.Context) error {
 	close(c.paired)
 	c.mu.Unlock()
 	c.emitQR(wa.QREvent{Event: "success"})
-	c.h.Handle(wa.PairSuccess{JID: jid.String(), Platform: "sim"})
+	c.h.Handle(wa.PairSuccess{JID: jid, Platform: "sim"})
 	c.loggedIn()
 	return nil
 }
 
-// StoreDevice gives dev (fresh from the container's NewDevice) the
+// StoreDevice gives dev (fresh from the device store's NewDevice) the
 // simulated account of tenant and stores it, as pairing does. It returns
 // the device JID, or an error when the device cannot be stored.
-func StoreDevice(ctx context.Context, dev *store.Device, tenant string) (types.JID, error) {
+func StoreDevice(ctx context.Context, dev wa.Device, tenant string) (string, error) {
 	jid := deviceJID(tenant)
-	dev.ID = &jid
-	dev.Platform = "sim"
-	dev.PushName = "wabus sim"
-	dev.Account = &waAdv.ADVSignedDeviceIdentity{
-		Details: randomBytes(32), AccountSignatureKey: randomBytes(32),
-		AccountSignature: randomBytes(64), DeviceSignature: randomBytes(64),
-	}
-	if err := dev.Save(ctx); err != nil {
-		dev.ID = nil
-		return types.JID{}, fmt.Errorf("sim: store device: %w", err)
+	if err := dev.Enrol(ctx, jid, "sim", "wabus sim"); err != nil {
+		return "", fmt.Errorf("sim: store device: %w", err)
 	}
 	return jid, nil
 }
 
 // deviceJID is the simulated account of a tenant: a stable phone number
 // and a fresh device number per pairing.
-func deviceJID(tenant string) types.JID {
-	sum := hashDigits(tenant, 10)
+func deviceJID(tenant string) string {
 	dev := randomBytes(1)[0]%90 + 1
-	return types.JID{User: "51" + sum, Device: uint16(dev), Server: types.DefaultUserServer}
+	return fmt.Sprintf("51%s:%d@s.whatsapp.net", hashDigits(tenant, 10), dev)
 }
 
 func qrCode() string {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.mau.fi/whatsmeow/store"
 
 	"github.com/wabus/wabus/internal/session/wa"
 	"github.com/wabus/wabus/internal/testenv"
@@ -19,6 +18,14 @@ import (
 type events chan wa.Event
 
 func (e events) Handle(ev wa.Event) bool { e <- ev; return true }
+
+// pairedDevice is a paired device that was never stored (as the device
+// of a connection that only connects).
+type pairedDevice string
+
+func (d pairedDevice) JID() string                                       { return string(d) }
+func (pairedDevice) Enrol(context.Context, string, string, string) error { return wa.ErrAlreadyPaired }
+func (pairedDevice) Delete(context.Context) error                        { return nil }
 
 // A second connection of a tenant replaces the first, as on WhatsApp: the
 // first is told (StreamReplaced), and the notices name each connection, so
@@ -46,7 +53,7 @@ func TestConnectReplacesOlderConnection(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = d.Close() })
 		h := make(events, 16)
-		c, err := d.Open("t1", &store.Device{ID: &jid}, h)
+		c, err := d.Open("t1", pairedDevice(jid), h)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
-	"go.mau.fi/whatsmeow/store"
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/session/wa"
@@ -105,7 +104,7 @@ func (d *Driver) Close() error {
 func (d *Driver) Name() string { return "sim" }
 
 // Open implements wa.Driver.
-func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, error) {
+func (d *Driver) Open(tenant string, dev wa.Device, h wa.Handler) (wa.Conn, error) {
 	return &conn{d: d, tenant: tenant, dev: dev, h: h}, nil
 }
 

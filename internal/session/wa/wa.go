@@ -14,8 +14,6 @@ import (
 	"os"
 	"time"
 
-	"go.mau.fi/whatsmeow/store"
-
 	"github.com/wabus/wabus/internal/event"
 )
 
@@ -24,11 +22,11 @@ type Driver interface {
 	// Name is "whatsmeow" or "sim".
 	Name() string
 	// Open returns an unconnected Conn for tenant's device. dev is a stored
-	// device (paired) or a fresh one from the container's NewDevice (to be
-	// paired with PairQR or PairPhone). h receives the Conn's events; Open
-	// itself emits none. It returns an error when the driver cannot serve
-	// the device.
-	Open(tenant string, dev *store.Device, h Handler) (Conn, error)
+	// device (paired) or a fresh one from the DeviceStore's NewDevice (to
+	// be paired with PairQR or PairPhone). h receives the Conn's events;
+	// Open itself emits none. It returns an error when the driver cannot
+	// serve the device.
+	Open(tenant string, dev Device, h Handler) (Conn, error)
 }
 
 // Handler receives a Conn's events, one at a time per Conn.

@@ -55,7 +55,7 @@ func openConn(t *testing.T, cfg Config, h wa.Handler, paired bool) (*conn, *sqls
 	if paired {
 		dev = saveDevice(t, container, types.NewADJID("51987654321", 0, 12))
 	}
-	c, err := New(cfg, nil).Open("demo-test", dev, h)
+	c, err := New(cfg, nil).Open("demo-test", &device{dev: dev}, h)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -74,16 +74,20 @@ func TestDriverOpen(t *testing.T) {
 		t.Errorf("Name() = %q", d.Name())
 	}
 	h := &recorder{}
-	for name, dev := range map[string]*store.Device{"nil device": nil, "no container": {}} {
+	for name, dev := range map[string]wa.Device{"nil device": nil, "no container": &device{dev: &store.Device{}},
+		"another store's": otherDevice{}} {
 		if _, err := d.Open("t", dev, h); !errors.Is(err, ErrInvalidOpen) {
 			t.Errorf("%s: Open error %v, want ErrInvalidOpen", name, err)
 		}
 	}
 	container, _ := openTestStore(t)
-	if _, err := d.Open("t", container.NewDevice(), nil); !errors.Is(err, ErrInvalidOpen) {
+	if _, err := d.Open("t", &device{dev: container.NewDevice()}, nil); !errors.Is(err, ErrInvalidOpen) {
 		t.Errorf("nil handler: Open error %v, want ErrInvalidOpen", err)
 	}
 }
+
+// otherDevice is a wa.Device of another driver's store.
+type otherDevice struct{ wa.Device }
 
 func TestEventAckFollowsHandler(t *testing.T) {
 	t.Parallel()

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow"
-	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/wabus/wabus/internal/session/wa"
@@ -59,11 +58,12 @@ func (d *Driver) Run(ctx context.Context) error {
 // Name returns "whatsmeow".
 func (d *Driver) Name() string { return "whatsmeow" }
 
-// Open returns an unconnected Conn for tenant's device dev, which must come
-// from a store container (sqlstore's GetDevice or NewDevice). h receives the
-// Conn's events. It returns ErrInvalidOpen for a nil device, a device
-// without a container or a nil handler.
-func (d *Driver) Open(tenant string, dev *store.Device, h wa.Handler) (wa.Conn, error) {
+// Open returns an unconnected Conn for tenant's device, which must come
+// from a Store (its Device or NewDevice). h receives the Conn's events. It
+// returns ErrInvalidOpen for a nil device, a device of another store or
+// without one, or a nil handler.
+func (d *Driver) Open(tenant string, device wa.Device, h wa.Handler) (wa.Conn, error) {
+	dev := storedDevice(device)
 	if dev == nil || dev.Container == nil || h == nil {
 		return nil, fmt.Errorf("open tenant %s: %w", tenant, ErrInvalidOpen)
 	}

@@ -3,8 +3,8 @@ package wmdriver
 import "errors"
 
 // ErrInvalidOpen is returned by Driver.Open for a nil device, a device that
-// belongs to no store container, or a nil handler.
-var ErrInvalidOpen = errors.New("open needs a device from a store container and a handler")
+// belongs to no Store, or a nil handler.
+var ErrInvalidOpen = errors.New("open needs a device from a store and a handler")
 
 // errPairingStopped ends a QR pairing that Disconnect or a new PairQR
 // interrupted; it reaches the caller as the Err of an "error" QREvent.

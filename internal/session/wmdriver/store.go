@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
+
+	"github.com/wabus/wabus/internal/session/wa"
 )
 
 // storeDialect is the dialect given to whatsmeow's sqlstore for a pgx-backed
@@ -25,26 +27,43 @@ const upgradeLockKey int64 = 0x7761_6275_735f_776d // "wabus_wm"
 // lockUpgradeQuery takes the upgrade lock; closing the session releases it.
 const lockUpgradeQuery = `SELECT pg_advisory_lock($1)`
 
-// OpenStore returns whatsmeow's device store on pool, with its tables
-// (whatsmeow_*) created or upgraded. Upgrades run under a Postgres advisory
-// lock held on a connection of its own (outside pool, so that processes
-// waiting for the lock cannot starve the upgrade of pooled connections), so
-// any number of processes may call it at once. It returns an error when
-// that connection or the lock cannot be had or the upgrade fails. Closing
-// the container does not close pool.
-func OpenStore(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*sqlstore.Container, error) {
+// Store is the device store: whatsmeow's tables (whatsmeow_*) in wabus's
+// database, through pgx. It implements wa.DeviceStore; its devices are the
+// ones Driver.Open takes. Build it with NewStore or OpenStore.
+type Store struct {
+	Devices
+	container *sqlstore.Container
+}
+
+var _ wa.DeviceStore = (*Store)(nil)
+
+// NewStore returns the device store on pool without touching its tables:
+// Upgrade creates or upgrades them (for db.Migrate, under its lock).
+// Closing the store does not close pool.
+func NewStore(pool *pgxpool.Pool, logger *slog.Logger) *Store {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	container := sqlstore.NewWithDB(stdlib.OpenDBFromPool(pool), storeDialect, NewLogger(logger, "whatsmeow/store"))
-	if err := upgradeLocked(ctx, pool, container); err != nil {
-		_ = container.Close()
-		return nil, err
-	}
-	return container, nil
+	return &Store{container: sqlstore.NewWithDB(stdlib.OpenDBFromPool(pool), storeDialect, NewLogger(logger, "whatsmeow/store"))}
 }
 
-func upgradeLocked(ctx context.Context, pool *pgxpool.Pool, container *sqlstore.Container) error {
+// OpenStore returns the device store on pool, with its tables created or
+// upgraded. Upgrades run under a Postgres advisory lock held on a
+// connection of its own (outside pool, so that processes waiting for the
+// lock cannot starve the upgrade of pooled connections), so any number of
+// processes may call it at once. It returns an error when that connection
+// or the lock cannot be had or the upgrade fails. Closing the store does
+// not close pool.
+func OpenStore(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*Store, error) {
+	s := NewStore(pool, logger)
+	if err := upgradeLocked(ctx, pool, s); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func upgradeLocked(ctx context.Context, pool *pgxpool.Pool, s *Store) error {
 	lock, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return fmt.Errorf("connect for whatsmeow upgrade lock: %w", err)
@@ -53,10 +72,39 @@ func upgradeLocked(ctx context.Context, pool *pgxpool.Pool, container *sqlstore.
 	if _, err := lock.Exec(ctx, lockUpgradeQuery, upgradeLockKey); err != nil {
 		return fmt.Errorf("take whatsmeow upgrade lock: %w", err)
 	}
-	if err := container.Upgrade(ctx); err != nil {
+	return s.Upgrade(ctx)
+}
+
+// Upgrade creates or upgrades whatsmeow's tables. The caller serialises
+// concurrent upgrades (db.Migrate runs it under its lock). It returns the
+// database's error.
+func (s *Store) Upgrade(ctx context.Context) error {
+	if err := s.container.Upgrade(ctx); err != nil {
 		return fmt.Errorf("upgrade whatsmeow store: %w", err)
 	}
 	return nil
+}
+
+// Close closes the store's handle on the pool.
+func (s *Store) Close() error { return s.container.Close() }
+
+// NewDevice implements wa.DeviceStore.
+func (s *Store) NewDevice() wa.Device { return &device{dev: s.container.NewDevice()} }
+
+// Device implements wa.DeviceStore.
+func (s *Store) Device(ctx context.Context, jid string) (wa.Device, error) {
+	parsed, err := types.ParseJID(jid)
+	if err != nil {
+		return nil, fmt.Errorf("parse device jid: %w", err)
+	}
+	dev, err := s.container.GetDevice(ctx, parsed)
+	if err != nil {
+		return nil, err
+	}
+	if dev == nil {
+		return nil, nil
+	}
+	return &device{dev: dev}, nil
 }
 
 // Devices removes paired devices from whatsmeow's store inside a

@@ -36,12 +36,12 @@ func openTestStore(t *testing.T) (*sqlstore.Container, string) {
 	url := testenv.PostgresDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	container, err := OpenStore(ctx, testenv.Pool(t, url), nil)
+	st, err := OpenStore(ctx, testenv.Pool(t, url), nil)
 	if err != nil {
 		t.Fatalf("OpenStore: %v", err)
 	}
-	t.Cleanup(func() { container.Close() })
-	return container, url
+	t.Cleanup(func() { st.Close() })
+	return st.container, url
 }
 
 // saveDevice stores a device as pairing would, with dummy ADV fields.
@@ -92,12 +92,12 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatalf("helper: parse jid: %v", err)
 	}
 	ctx := context.Background()
-	container, err := OpenStore(ctx, testenv.Pool(t, url), nil)
+	st, err := OpenStore(ctx, testenv.Pool(t, url), nil)
 	if err != nil {
 		t.Fatalf("helper: open store: %v", err)
 	}
-	defer container.Close()
-	dev, err := container.GetDevice(ctx, jid)
+	defer st.Close()
+	dev, err := st.container.GetDevice(ctx, jid)
 	if err != nil {
 		t.Fatalf("helper: get device: %v", err)
 	}
@@ -151,9 +151,9 @@ func TestOpenStoreConcurrently(t *testing.T) {
 	errs := make(chan error, 4)
 	for range 4 {
 		wg.Go(func() {
-			container, err := OpenStore(context.Background(), pool, nil)
+			st, err := OpenStore(context.Background(), pool, nil)
 			if err == nil {
-				err = container.Close()
+				err = st.Close()
 			}
 			errs <- err
 		})
