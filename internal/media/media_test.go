@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/media"
-	"github.com/wabus/wabus/internal/media/mediatest"
+	"github.com/wabus/wabus/internal/testing/mediatest"
 	"github.com/wabus/wabus/internal/vocab"
 )
 

@@ -11,9 +11,9 @@ import (
 
 	"github.com/wabus/wabus/internal/admin"
 	"github.com/wabus/wabus/internal/session"
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 const adminToken = "conformance-admin-token"

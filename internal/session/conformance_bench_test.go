@@ -13,8 +13,8 @@ import (
 
 	"go.mau.fi/whatsmeow/types"
 
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // BenchmarkConformanceIdleSessionMemory measures the memory an idle real

@@ -12,8 +12,8 @@ import (
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/session"
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // Contacts' reactions, edits, revokes, locations, contacts, polls and

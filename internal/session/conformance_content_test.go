@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/job"
-	"github.com/wabus/wabus/internal/media/mediatest"
 	"github.com/wabus/wabus/internal/session"
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/mediatest"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // contentRecipient is the emulated contact the content tests write to.

@@ -16,9 +16,9 @@ import (
 
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/outbox"
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // The conformance tests run the session manager on the real whatsmeow

@@ -10,8 +10,8 @@ import (
 
 	"go.mau.fi/whatsmeow/types"
 
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // waitHistoryDone waits until dev has read and deleted the history blobs

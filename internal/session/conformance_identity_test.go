@@ -13,8 +13,8 @@ import (
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/session"
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // eventsOf decodes the data of tenant's events of kind, in order.

@@ -20,9 +20,9 @@ import (
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/session"
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // The tests of a connection's life on real WhatsApp: sockets that look

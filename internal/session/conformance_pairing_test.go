@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // startEmuWorkerDriver is StartEmuWorker with a driver configured by dcfg

@@ -8,8 +8,8 @@ import (
 
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/session"
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // A recipient that cannot decrypt a message asks the sender to encrypt it

@@ -10,9 +10,9 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
-	"github.com/wabus/wabus/internal/media/mediatest"
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/mediatest"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"go.mau.fi/whatsmeow/store"
 
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // setVersionForTest sets whatsmeow's process-wide client version and puts

@@ -8,8 +8,8 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // storeForgets waits until whatsmeow has deleted the device's credentials.

@@ -7,8 +7,8 @@ import (
 
 	"go.mau.fi/whatsmeow/types/events"
 
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // TestHistorySyncReachesWhatsmeow sends a history blob to a plain

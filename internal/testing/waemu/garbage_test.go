@@ -16,7 +16,7 @@ import (
 	waLog "go.mau.fi/whatsmeow/util/log"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/wabus/wabus/internal/session/waemu"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // rawClient speaks the wire protocol directly, to send what no real client

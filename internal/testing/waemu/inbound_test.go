@@ -11,7 +11,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/wabus/wabus/internal/session/waemu"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // handled queues the client's message events; the handler reports failure

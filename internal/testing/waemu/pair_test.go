@@ -8,7 +8,7 @@ import (
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types/events"
 
-	"github.com/wabus/wabus/internal/session/waemu"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 func TestPairByQRThenLoginAfterRestart(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
-	"github.com/wabus/wabus/internal/session/waemu"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // pnOf is what the client's LID map says lid's phone number is.

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/wabus/wabus/internal/session/waemu"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 // BenchmarkIdleClientMemory pairs N real whatsmeow clients (N from

@@ -15,8 +15,8 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/wabus/wabus/internal/session/waemu"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
 )
 
 func newMessageID() string {
