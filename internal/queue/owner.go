@@ -116,8 +116,9 @@ func (s *Store) Finish(ctx context.Context, f Fence, j *Job, o Outcome) error {
 
 // FinishAll records how the tenant's jobs ended, each with its sent or
 // failed event and, for a failure, its dead letter, in one statement, and
-// returns once that is durable. It returns ErrFenced when the lease moved
-// on (nothing was written). It needs the writer.
+// returns once that is durable. Recording outcomes that are recorded
+// already (a retry) writes nothing and returns nil. It returns ErrFenced
+// when the lease moved on (nothing was written). It needs the writer.
 func (s *Store) FinishAll(ctx context.Context, f Fence, tenant string, done []Done) error {
 	n := len(done)
 	ids, status, to, kinds, msgIDs, codes, errs := make([]string, n), make([]string, n), make([]string, n),
@@ -151,6 +152,24 @@ func (s *Store) FinishAll(ctx context.Context, f Fence, tenant string, done []Do
 		return fmt.Errorf("record outcomes: %w", err)
 	}
 	if rows == 0 {
+		return s.fencedOrDone(ctx, tenant, f)
+	}
+	return nil
+}
+
+// holdsLease reads whether the lease is still (owner, epoch).
+const holdsLease = `SELECT count(*) FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3`
+
+// fencedOrDone tells why recording outcomes wrote nothing: the lease moved
+// on (ErrFenced), or, while it still holds, an earlier attempt committed
+// them and the acknowledgement of that commit was lost (Postgres crashed
+// at that moment, say): they are recorded, and nil is returned.
+func (s *Store) fencedOrDone(ctx context.Context, tenant string, f Fence) error {
+	var n int
+	if err := s.pool.QueryRow(ctx, holdsLease, tenant, f.Owner, f.Epoch).Scan(&n); err != nil {
+		return fmt.Errorf("record outcomes: check the lease: %w", err)
+	}
+	if n == 0 {
 		return ErrFenced
 	}
 	return nil
