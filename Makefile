@@ -30,7 +30,8 @@ bench: tools
 	go test -run '^$$' -bench . -benchtime 20000x ./internal/outbox/ ./internal/queue/ ./internal/send/
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/session/
 
-## load: the full load and fault run (every scenario; a few minutes)
+## load: the full load and fault run (every scenario, on one server and on
+## the nats-cluster and pg-standby setups; about ten minutes)
 load: tools
 	WABUS_NATS_SERVER=$(NATS_SERVER) go run ./cmd/wabus-load -out load-report.md
 

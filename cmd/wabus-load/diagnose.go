@@ -42,7 +42,31 @@ func diagnose(ctx context.Context, l *load) []string {
 		out = append(out, fmt.Sprintf("of %d jobs without outcome, the job table has %s; %d are not in it",
 			len(ids), orNone(strings.Join(by, ", ")), len(ids)-found))
 	}
+	out = append(out, byTenant(ctx, l, tenants, ids)...)
 	return append(out, consumerStates(ctx, l)...)
+}
+
+// byTenant names the tenants of the jobs without outcome, with their
+// lease and how many of their jobs wait.
+func byTenant(ctx context.Context, l *load, tenants, ids []string) []string {
+	rows, err := l.s.Pool.Query(ctx, `SELECT j.tenant, coalesce(l.owner, '-'), coalesce(l.epoch, 0), coalesce(l.expires_at > now(), false), count(*)
+		FROM wabus_job j JOIN unnest($1::text[], $2::text[]) AS m(tenant, job_id) USING (tenant, job_id)
+		LEFT JOIN wabus_lease l ON l.tenant = j.tenant GROUP BY 1, 2, 3, 4 ORDER BY 1`, tenants, ids)
+	if err != nil {
+		return []string{"tenants: " + err.Error()}
+	}
+	defer rows.Close()
+	var by []string
+	for rows.Next() {
+		var tenant, owner string
+		var epoch int64
+		var live bool
+		var n int
+		if rows.Scan(&tenant, &owner, &epoch, &live, &n) == nil {
+			by = append(by, fmt.Sprintf("%s %d (lease %s epoch %d live %t)", tenant, n, owner, epoch, live))
+		}
+	}
+	return []string{"waiting by tenant: " + orNone(strings.Join(by, ", "))}
 }
 
 // consumerStates describes the send stream and its ingest consumers.

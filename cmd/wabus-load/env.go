@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -177,7 +178,7 @@ func (e *env) stack(ctx context.Context, name string, n int, ttl time.Duration) 
 		}
 		// The harness keeps to the first node, which the faults spare.
 		cfg.NATSURL, cfg.WorkerNATSURL, cfg.Replicas = e.natsCluster.Nodes[0].URL(), e.natsCluster.URL(), 3
-		e.servers = e.nodeM
+		e.servers = slices.Clone(e.nodeM)
 	case setupPGStandby:
 		if cfg.DatabaseURL, drop, err = e.startPair(ctx, name); err != nil {
 			return nil, nil, err

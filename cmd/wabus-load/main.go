@@ -1,5 +1,7 @@
 // Command wabus-load runs wabus workers as processes (simulator driver)
-// against a private nats-server and Postgres, pairs tenants, publishes send
+// against a private nats-server and Postgres (or, for the cluster
+// scenarios, a three-node NATS cluster with R3 streams, or a Postgres
+// primary with a synchronous standby), pairs tenants, publishes send
 // jobs and injects inbound messages while it kills, terminates, freezes or
 // cuts off parts of the deployment, then verifies that nothing was lost,
 // duplicated or connected twice. It prints one table row per scenario and

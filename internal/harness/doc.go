@@ -4,9 +4,13 @@
 // use it as well as a test.
 //
 // It builds the binaries once (Build), runs a private nats-server (NATS)
-// that can be killed and restarted on the same port and store, a private
-// Postgres cluster (Cluster) that can be crashed and restarted, or fresh
-// databases on a given server (CreateDatabase), and worker processes in
+// that can be killed and restarted on the same port and store, a cluster
+// of them (NATSCluster) whose nodes can be killed, terminated, frozen and
+// restarted while stream leaders are looked up (StreamLeader, WaitCurrent),
+// a private Postgres cluster (Cluster) that can be crashed and restarted,
+// with a streaming-replication standby that can be promoted (StartStandby,
+// Promote, Kill, ReplicationLag), or fresh databases on a given server
+// (CreateDatabase), and worker processes in
 // simulator mode (Worker) that can be killed, terminated, frozen and thawed
 // while their CPU and memory are sampled from /proc (Meter).
 //

@@ -197,8 +197,9 @@ func (s *Store) Finish(ctx context.Context, f Fence, j *Job, o Outcome) error {
 // FinishAll records how the tenant's jobs ended, each with its sent or
 // failed event and, for a failure, its dead letter, and returns once that
 // is durable. Outcomes that tenants record at the same time are one
-// statement. It returns ErrFenced when the lease moved on (nothing was
-// written). It needs the writer.
+// statement. Recording outcomes that are recorded already (a retry) writes
+// nothing and returns nil. It returns ErrFenced when the lease moved on
+// (nothing was written). It needs the writer.
 func (s *Store) FinishAll(ctx context.Context, f Fence, tenant string, done []Done) error {
 	_, err := s.finishes.do(tenant, finishIn{f: f, done: done})
 	return err
@@ -249,10 +250,30 @@ func (s *Store) finishTogether(batch []*request[finishIn, struct{}]) error {
 	if err := s.w.Query(context.Background(), scan, finishJobs, rows.args()...); err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for _, r := range batch {
 		if !recorded[r.tenant] {
-			r.err = ErrFenced
+			r.err = s.fencedOrDone(ctx, r.tenant, r.in.f)
 		}
+	}
+	return nil
+}
+
+// holdsLease reads whether the lease is still (owner, epoch).
+const holdsLease = `SELECT count(*) FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3`
+
+// fencedOrDone tells why recording outcomes wrote nothing: the lease moved
+// on (ErrFenced), or, while it still holds, an earlier attempt committed
+// them and the acknowledgement of that commit was lost (Postgres crashed
+// at that moment, say): they are recorded, and nil is returned.
+func (s *Store) fencedOrDone(ctx context.Context, tenant string, f Fence) error {
+	var n int
+	if err := s.pool.QueryRow(ctx, holdsLease, tenant, f.Owner, f.Epoch).Scan(&n); err != nil {
+		return fmt.Errorf("record outcomes: check the lease: %w", err)
+	}
+	if n == 0 {
+		return ErrFenced
 	}
 	return nil
 }
