@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/ingest"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/queue"
@@ -121,7 +122,7 @@ func New(cfg Config, pool *pgxpool.Pool, w *outbox.Writer, js jetstream.JetStrea
 	p.store = queue.New(pool, qw, names)
 	hooks := ingest.Hooks{
 		Failed: func(code string) {
-			m.jobs.WithLabelValues("failed", code).Inc()
+			m.jobs.WithLabelValues(queue.StatusFailed, code).Inc()
 			m.dlq.Inc()
 		},
 		Replayed: m.replays.Inc,
@@ -132,7 +133,7 @@ func New(cfg Config, pool *pgxpool.Pool, w *outbox.Writer, js jetstream.JetStrea
 		return nil, err
 	}
 	p.janitor = queue.NewJanitor(queue.JanitorConfig{Retention: cfg.Retention}, p.store, p.log, func(n int) {
-		p.metrics.jobs.WithLabelValues("failed", "expired").Add(float64(n))
+		p.metrics.jobs.WithLabelValues(queue.StatusFailed, event.CodeExpired).Add(float64(n))
 		p.metrics.dlq.Add(float64(n))
 	})
 	return p, nil
