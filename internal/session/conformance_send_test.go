@@ -30,9 +30,15 @@ func sendPipeline(t testing.TB, s *testenv.Stack) session.WorkerPart {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return p, p.Run
+		return sendListener{p}, p.Run
 	}
 }
+
+// sendListener tells the send pipeline of its tenants' sessions, as
+// internal/worker does.
+type sendListener struct{ *send.Pipeline }
+
+func (l sendListener) Connected(tenant string, s *session.Session) { l.Pipeline.Connected(tenant, s) }
 
 func publishJob(t testing.TB, s *testenv.Stack, tenant string, body map[string]any) {
 	t.Helper()

@@ -56,7 +56,7 @@ func newIdleManager(t *testing.T, s *testenv.Stack) *Manager {
 		cancel()
 		wg.Wait()
 	})
-	m.runCtx, m.ctlCtx = ctx, ctx
+	m.runCtx = ctx
 	return m
 }
 

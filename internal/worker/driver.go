@@ -4,15 +4,11 @@ import (
 	"context"
 	"log/slog"
 
-	"go.mau.fi/whatsmeow/store/sqlstore"
-
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/session/wa"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 )
-
-type sessionStore = *sqlstore.Container
 
 // newWhatsmeowDriver returns the real WhatsApp driver, whose paired
 // devices the phone lists as WA_DEVICE_NAME, and what runs beside it: the
