@@ -191,7 +191,7 @@ func (d *demo) receive(ctx context.Context) error {
 // read receipts, the failure its dead letter, and the inbound its event.
 func (d *demo) outcomes(ctx context.Context) error {
 	step("events as subscribers see them (%s, %s, %s)",
-		d.names.Event(d.o.tenant, ">"), d.names.DLQ(d.o.tenant), d.names.Sim(d.o.tenant, "*"))
+		d.names.Events(d.o.tenant), d.names.DLQ(d.o.tenant), d.names.Sim(d.o.tenant, "*"))
 	ctx, cancel := context.WithTimeout(ctx, d.o.wait)
 	defer cancel()
 	jobs := d.jobs()

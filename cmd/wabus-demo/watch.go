@@ -11,6 +11,7 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // watcher prints what a tenant's subscribers see (events, dead letters and
@@ -43,7 +44,7 @@ func watch(nc *nats.Conn, names bus.Names, tenant string) (*watcher, error) {
 		sent: map[string]string{}, failed: map[string]string{}, read: map[string]bool{}, inbound: map[string]bool{},
 	}}
 	for _, subject := range []string{
-		names.Event(tenant, ">"), names.DLQ(tenant),
+		names.Events(tenant), names.DLQ(tenant),
 		names.Sim(tenant, "delivered"), names.Sim(tenant, "connected"), names.Sim(tenant, "disconnected"),
 	} {
 		sub, err := nc.Subscribe(subject, w.on)
@@ -93,24 +94,24 @@ func (w *watcher) onEvent(at float64, m *nats.Msg) {
 	}
 	fmt.Printf("  +%6.3fs  event  %-28s %-20s %s\n", at, m.Subject, ev.Type, ev.Data)
 	switch ev.Type {
-	case event.TypeSent:
+	case vocab.EventSent.Type:
 		var d event.Sent
 		if json.Unmarshal(ev.Data, &d) == nil {
 			w.seen.sent[d.JobID] = d.MessageID
 		}
-	case event.TypeFailed:
+	case vocab.EventFailed.Type:
 		var d event.Failed
 		if json.Unmarshal(ev.Data, &d) == nil {
 			w.seen.failed[d.JobID] = d.Code
 		}
-	case event.TypeReceipt:
+	case vocab.EventReceipt.Type:
 		var d event.Receipt
 		if json.Unmarshal(ev.Data, &d) == nil && d.Type == "read" {
 			for _, id := range d.MessageIDs {
 				w.seen.read[id] = true
 			}
 		}
-	case event.TypeMessage:
+	case vocab.EventMessage.Type:
 		var d event.Message
 		if json.Unmarshal(ev.Data, &d) == nil {
 			w.seen.inbound[d.MessageID] = true

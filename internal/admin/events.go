@@ -11,11 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/vocab"
 )
-
-// eventKinds are the kinds ?kinds= may name, in CONTRACT's order.
-var eventKinds = []string{bus.KindMessage, bus.KindSent, bus.KindFailed, bus.KindReceipt, bus.KindSession}
 
 // eventsBacklog is how many of a tenant's past events the tail starts with.
 const eventsBacklog = 50
@@ -113,22 +110,33 @@ func (s *Server) relayEvents(ctx context.Context, out *sseWriter, msgs jetstream
 }
 
 // parseKinds reads ?kinds=: every kind when empty, else a comma-separated
-// list of known kinds. It returns a 400 *apiError for an unknown kind.
-func parseKinds(q string) ([]string, error) {
+// list of known kinds' tokens. It returns a 400 *apiError for an unknown
+// kind.
+func parseKinds(q string) ([]vocab.EventKind, error) {
 	if q == "" {
-		return eventKinds, nil
+		return vocab.EventKinds, nil
 	}
-	var kinds []string
-	for k := range strings.SplitSeq(q, ",") {
-		if !slices.Contains(eventKinds, k) {
+	var kinds []vocab.EventKind
+	for token := range strings.SplitSeq(q, ",") {
+		k, ok := vocab.EventKindOf(token)
+		if !ok {
 			return nil, errorf(http.StatusBadRequest, CodeInvalidRequest,
-				"unknown event kind %q in kinds (known: %s)", k, strings.Join(eventKinds, ", "))
+				"unknown event kind %q in kinds (known: %s)", token, strings.Join(eventTokens(), ", "))
 		}
 		if !slices.Contains(kinds, k) {
 			kinds = append(kinds, k)
 		}
 	}
 	return kinds, nil
+}
+
+// eventTokens are the subject tokens of the event kinds, in CONTRACT's order.
+func eventTokens() []string {
+	tokens := make([]string, len(vocab.EventKinds))
+	for i, k := range vocab.EventKinds {
+		tokens[i] = k.Token
+	}
+	return tokens
 }
 
 // backlogStart returns the stream sequence from which the subjects' last n

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // TestEventsTail checks the events stream: the tenant's last 50 events
@@ -20,7 +21,7 @@ func TestEventsTail(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	publish := func(tenant, kind string, n int) {
+	publish := func(tenant string, kind vocab.EventKind, n int) {
 		t.Helper()
 		subject := e.stack.Names.Event(tenant, kind)
 		data := fmt.Sprintf(`{"specversion":"1.0","id":"%s-%d","source":"wa/%s","type":"wa.test","data":{"n":%d}}`, tenant, n, tenant, n)
@@ -30,8 +31,8 @@ func TestEventsTail(t *testing.T) {
 	}
 	// 70 events of t1 (sent and receipt alternating) between 70 of t2.
 	for n := range 70 {
-		publish("t1", []string{"sent", "receipt"}[n%2], n)
-		publish("t2", "sent", n)
+		publish("t1", []vocab.EventKind{vocab.EventSent, vocab.EventReceipt}[n%2], n)
+		publish("t2", vocab.EventSent, n)
 	}
 
 	all := e.openSSE(t, "/v1/sessions/t1/events")
@@ -49,9 +50,9 @@ func TestEventsTail(t *testing.T) {
 			t.Fatalf("sent backlog: %s %v, want sent t1-%d", ev.name, ev.data["id"], n)
 		}
 	}
-	publish("t2", "sent", 70)
-	publish("t1", "receipt", 71)
-	publish("t1", "sent", 72)
+	publish("t2", vocab.EventSent, 70)
+	publish("t1", vocab.EventReceipt, 71)
+	publish("t1", vocab.EventSent, 72)
 	if ev := all.next(t, 10*time.Second); ev.name != "receipt" || ev.data["id"] != "t1-71" {
 		t.Fatalf("live event %s %v, want receipt t1-71", ev.name, ev.data["id"])
 	}

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // publishJob publishes a text job for tenant straight to the send stream.
@@ -36,7 +36,7 @@ func (e *env) waitPending(t *testing.T, tenant string, n int) {
 func (e *env) failedEvents(t *testing.T, tenant string) map[string]event.Failed {
 	t.Helper()
 	out := map[string]event.Failed{}
-	for _, m := range testenv.ReadStream(t, e.stack.JS, e.stack.Names.EventsStream(), e.stack.Names.Event(tenant, bus.KindFailed)) {
+	for _, m := range testenv.ReadStream(t, e.stack.JS, e.stack.Names.EventsStream(), e.stack.Names.Event(tenant, vocab.EventFailed)) {
 		var ev event.Event
 		var f event.Failed
 		if json.Unmarshal(m.Data(), &ev) != nil || json.Unmarshal(ev.Data, &f) != nil {

@@ -8,9 +8,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // sendRequest is the body of POST /api/send/{id}.
@@ -126,7 +126,7 @@ func (s *Server) watchOutcome(tenant, jobID string) (*outcomeWatch, error) {
 			}
 		}
 	}
-	for _, kind := range []string{bus.KindSent, bus.KindFailed} {
+	for _, kind := range []vocab.EventKind{vocab.EventSent, vocab.EventFailed} {
 		sub, err := s.nc.Subscribe(s.names.Event(tenant, kind), deliver)
 		if err != nil {
 			ow.stop()
@@ -163,13 +163,13 @@ func parseOutcome(data []byte, jobID string) (outcome, bool) {
 		return outcome{}, false
 	}
 	switch ev.Type {
-	case event.TypeSent:
+	case vocab.EventSent.Type:
 		var d event.Sent
 		if json.Unmarshal(ev.Data, &d) != nil {
 			return outcome{}, false
 		}
 		return outcome{sent: true, messageID: d.MessageID}, true
-	case event.TypeFailed:
+	case vocab.EventFailed.Type:
 		var d event.Failed
 		if json.Unmarshal(ev.Data, &d) != nil {
 			return outcome{}, false

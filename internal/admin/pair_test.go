@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // TestPairingQR pairs a new tenant through the QR stream and a simulated
@@ -138,7 +138,7 @@ func TestDelete(t *testing.T) {
 	}
 	wantError(t, e.do(t, http.MethodGet, "/v1/sessions/d1", nil), http.StatusNotFound, CodeNotFound)
 	testenv.Eventually(t, 20*time.Second, "logged_out session event", func() bool {
-		for _, m := range testenv.ReadStream(t, e.stack.JS, e.stack.Names.EventsStream(), e.stack.Names.Event("d1", bus.KindSession)) {
+		for _, m := range testenv.ReadStream(t, e.stack.JS, e.stack.Names.EventsStream(), e.stack.Names.Event("d1", vocab.EventSession)) {
 			if bytes.Contains(m.Data(), []byte(`"state":"logged_out"`)) {
 				return true
 			}

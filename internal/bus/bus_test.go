@@ -10,6 +10,7 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 func TestNamesFollowThePrefix(t *testing.T) {
@@ -23,7 +24,7 @@ func TestNamesFollowThePrefix(t *testing.T) {
 		}
 	}
 	n := bus.NewNames("wa")
-	if got := n.Event("acme", bus.KindSent); got != "wa.events.acme.sent" {
+	if got := n.Event("acme", vocab.EventSent); got != "wa.events.acme.sent" {
 		t.Errorf("event subject %s", got)
 	}
 	if got := n.Token("wa.ctl.acme.pair", 1); got != "acme" {

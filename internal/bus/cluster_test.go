@@ -14,6 +14,7 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // TestProvisionUpdatesReplicas starts on a three-node cluster with every
@@ -35,7 +36,7 @@ func TestProvisionUpdatesReplicas(t *testing.T) {
 	streams := []string{names.SendStream(), names.EventsStream(), names.DLQStream(),
 		"OBJ_" + names.MediaBucket(), "OBJ_" + names.InboundMediaBucket()}
 	wantReplicas(ctx, t, js, streams, 1)
-	if _, err := js.Publish(ctx, names.Event("t1", bus.KindSent), []byte("{}")); err != nil {
+	if _, err := js.Publish(ctx, names.Event("t1", vocab.EventSent), []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
 	if err := bus.Provision(ctx, js, names, bus.Config{Replicas: 3}); err != nil {

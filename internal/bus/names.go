@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -13,15 +15,6 @@ var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // ValidTenant reports whether id is a valid tenant id: 1-64 characters of
 // letters, digits, '_' and '-', so it is always exactly one subject token.
 func ValidTenant(id string) bool { return tenantPattern.MatchString(id) }
-
-// Event kinds: the last token of wa.events.<tenant>.<kind>.
-const (
-	KindMessage = "message"
-	KindSent    = "sent"
-	KindFailed  = "failed"
-	KindReceipt = "receipt"
-	KindSession = "session"
-)
 
 // Names derives every subject, stream and bucket name from one prefix.
 // The zero value is not usable; build it with NewNames.
@@ -113,10 +106,13 @@ type BellMessage struct {
 	Tenants []string `json:"tenants"`
 }
 
-// Event is the subject of a tenant's events of kind: <p>.events.<tenant>.<kind>.
-func (n Names) Event(tenant, kind string) string {
-	return n.prefix + ".events." + tenant + "." + kind
+// Event is the subject of a tenant's events of kind: <p>.events.<tenant>.<token>.
+func (n Names) Event(tenant string, kind vocab.EventKind) string {
+	return n.prefix + ".events." + tenant + "." + kind.Token
 }
+
+// Events is the subject of all of a tenant's events: <p>.events.<tenant>.>.
+func (n Names) Events(tenant string) string { return n.prefix + ".events." + tenant + ".>" }
 
 // DLQ is the subject of a tenant's dead letters: <p>.dlq.<tenant>.
 func (n Names) DLQ(tenant string) string { return n.prefix + ".dlq." + tenant }

@@ -16,6 +16,7 @@ import (
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 const asyncAPIFile = "docs/asyncapi.yaml"
@@ -125,11 +126,11 @@ type decoder func(ex example) error
 // decoders says how each message of the document is decoded.
 var decoders = map[string]decoder{
 	"SendJob":       decodeSendJob,
-	"MessageEvent":  eventOf[event.Message](event.TypeMessage),
-	"SentEvent":     eventOf[event.Sent](event.TypeSent),
-	"FailedEvent":   eventOf[event.Failed](event.TypeFailed),
-	"ReceiptEvent":  eventOf[event.Receipt](event.TypeReceipt),
-	"SessionEvent":  eventOf[event.Session](event.TypeSession),
+	"MessageEvent":  eventOf[event.Message](vocab.EventMessage.Type),
+	"SentEvent":     eventOf[event.Sent](vocab.EventSent.Type),
+	"FailedEvent":   eventOf[event.Failed](vocab.EventFailed.Type),
+	"ReceiptEvent":  eventOf[event.Receipt](vocab.EventReceipt.Type),
+	"SessionEvent":  eventOf[event.Session](vocab.EventSession.Type),
 	"DeadLetter":    decodeDeadLetter,
 	"CtlRequest":    strictly[ctl.Request](),
 	"CtlReply":      strictly[ctl.Reply](),
@@ -228,7 +229,7 @@ func eventOf[T any](typ string) decoder {
 
 // checkSubject: sent and failed events carry the job id as subject.
 func checkSubject(ev event.Event, data json.RawMessage) error {
-	if ev.Type != event.TypeSent && ev.Type != event.TypeFailed {
+	if ev.Type != vocab.EventSent.Type && ev.Type != vocab.EventFailed.Type {
 		return nil
 	}
 	var d struct {
@@ -337,7 +338,7 @@ func TestAsyncAPISubjects(t *testing.T) {
 	const tenant, worker = "{tenant}", "{worker}"
 	want := []string{n.Send(tenant), n.DLQ(tenant), n.Pairing(tenant), n.Bell(),
 		n.Worker(worker) + ".ctl." + tenant + ".{op}", n.Worker(worker) + ".sim." + tenant + ".{op}"}
-	for _, k := range []string{bus.KindMessage, bus.KindSent, bus.KindFailed, bus.KindReceipt, bus.KindSession} {
+	for _, k := range vocab.EventKinds {
 		want = append(want, n.Event(tenant, k))
 	}
 	for _, op := range []string{ctl.OpPair, ctl.OpPairPhone, ctl.OpLogout, ctl.OpReconnect} {

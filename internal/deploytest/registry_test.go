@@ -14,12 +14,10 @@ import (
 
 	"github.com/wabus/wabus/internal/admin"
 	"github.com/wabus/wabus/internal/obs"
-	"github.com/wabus/wabus/internal/outbox"
-	"github.com/wabus/wabus/internal/send"
-	"github.com/wabus/wabus/internal/session"
-	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/worker"
+	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // series is what a scraper sees of one name: the process that exposes it
@@ -84,32 +82,18 @@ func processSeries(t *testing.T) map[string]series {
 	return all
 }
 
-// workerRegistry registers what worker.Run registers: the outbox relay,
-// the session manager (and its lease keeper) and the send pipeline.
+// workerRegistry registers what a worker registers, built as the worker
+// process builds it (worker.New, on the simulator driver).
 func workerRegistry(t *testing.T, stack *testenv.Stack, logger *slog.Logger) *recorder {
 	t.Helper()
 	reg := newRecorder()
-	nc := stack.NATS.Conn(t)
-	relay, err := outbox.NewRelay(outbox.RelayConfig{}, stack.Pool, stack.JS, logger, reg)
-	if err != nil {
-		t.Fatalf("outbox relay: %v", err)
-	}
-	writer := outbox.NewWriter(stack.Pool, relay.Notify)
-	driver, err := sim.New(sim.Config{WorkerID: "w1", Names: stack.Names}, stack.Pool, nc, logger)
-	if err != nil {
-		t.Fatalf("sim driver: %v", err)
-	}
-	t.Cleanup(func() { _ = driver.Close() })
-	_, err = session.New(session.Config{WorkerID: "w1"}, session.Deps{
-		Pool: stack.Pool, Store: wmdriver.NewStore(stack.Pool, logger), Driver: driver, NATS: nc, JS: stack.JS,
-		Names: stack.Names, Logger: logger, Registry: reg, Writer: writer,
+	w, err := worker.New(workertest.Config(t, stack, "w1"), worker.Deps{
+		Pool: stack.Pool, NATS: stack.NATS.Conn(t), JS: stack.JS, Names: stack.Names, Logger: logger, Registry: reg,
 	})
 	if err != nil {
-		t.Fatalf("session manager: %v", err)
+		t.Fatalf("worker: %v", err)
 	}
-	if _, err := send.New(send.Config{WorkerID: "w1"}, stack.Pool, writer, stack.JS, stack.Names, logger, reg); err != nil {
-		t.Fatalf("send pipeline: %v", err)
-	}
+	t.Cleanup(func() { _ = w.Close() })
 	return reg
 }
 

@@ -9,15 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-)
 
-// CloudEvents types, one per kind.
-const (
-	TypeMessage = "wa.message.received"
-	TypeSent    = "wa.message.sent"
-	TypeFailed  = "wa.message.failed"
-	TypeReceipt = "wa.receipt"
-	TypeSession = "wa.session.state"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Event is a CloudEvents 1.0 event in structured JSON mode.
@@ -32,19 +25,20 @@ type Event struct {
 	Data            json.RawMessage `json:"data"`
 }
 
-// New builds an event of type typ for tenant with the given id and data.
-// subject is the CloudEvents subject (the job id for sent/failed), or "".
-// It returns an error only when data cannot be marshalled to JSON.
-func New(tenant, typ, id, subject string, at time.Time, data any) (Event, error) {
+// New builds an event of kind for tenant with the given id and data; its
+// type is the kind's CloudEvents type. subject is the CloudEvents subject
+// (the job id for sent/failed), or "". It returns an error only when data
+// cannot be marshalled to JSON.
+func New(tenant string, kind vocab.EventKind, id, subject string, at time.Time, data any) (Event, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return Event{}, fmt.Errorf("marshal %s data: %w", typ, err)
+		return Event{}, fmt.Errorf("marshal %s data: %w", kind.Token, err)
 	}
 	return Event{
 		SpecVersion:     "1.0",
 		ID:              id,
 		Source:          "wa/" + tenant,
-		Type:            typ,
+		Type:            kind.Type,
 		Subject:         subject,
 		Time:            at.UTC(),
 		DataContentType: "application/json",

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Outcome is what the events stream said about one job.
@@ -46,7 +47,7 @@ func CollectEvents(ctx context.Context, js jetstream.JetStream, names bus.Names)
 	p := names.Prefix()
 	cons, err := js.OrderedConsumer(ctx, names.EventsStream(), jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{
-			p + ".events.*." + bus.KindSent, p + ".events.*." + bus.KindFailed, p + ".events.*." + bus.KindMessage,
+			p + ".events.*." + vocab.EventSent.Token, p + ".events.*." + vocab.EventFailed.Token, p + ".events.*." + vocab.EventMessage.Token,
 		},
 	})
 	if err != nil {
@@ -85,9 +86,9 @@ func (e *Events) onMsg(m jetstream.Msg) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch kind {
-	case bus.KindSent, bus.KindFailed:
+	case vocab.EventSent.Token, vocab.EventFailed.Token:
 		e.outcome(JobKey{tenant, ev.Data.JobID}, kind, ev, at)
-	case bus.KindMessage:
+	case vocab.EventMessage.Token:
 		ids := e.messages[tenant]
 		if ids == nil {
 			ids = map[string]int{}
@@ -103,7 +104,7 @@ func (e *Events) outcome(k JobKey, kind string, ev envelope, at time.Time) {
 		o = &Outcome{Sent: map[string]bool{}, Failed: map[string]bool{}, At: at}
 		e.outcomes[k] = o
 	}
-	if kind == bus.KindSent {
+	if kind == vocab.EventSent.Token {
 		o.Sent[ev.ID] = true
 	} else {
 		o.Failed[ev.ID] = true

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -117,9 +117,9 @@ func TestVerifierCountsOutcomes(t *testing.T) {
 	t.Parallel()
 	e := &Events{outcomes: map[JobKey]*Outcome{}, messages: map[string]map[string]int{}}
 	at := time.Now()
-	e.outcome(JobKey{"a", "1"}, bus.KindSent, envelope{ID: "s1"}, at)
-	e.outcome(JobKey{"a", "2"}, bus.KindSent, envelope{ID: "s2"}, at.Add(time.Second))
-	e.outcome(JobKey{"a", "2"}, bus.KindFailed, envelope{ID: "f2"}, at.Add(2*time.Second))
+	e.outcome(JobKey{"a", "1"}, vocab.EventSent.Token, envelope{ID: "s1"}, at)
+	e.outcome(JobKey{"a", "2"}, vocab.EventSent.Token, envelope{ID: "s2"}, at.Add(time.Second))
+	e.outcome(JobKey{"a", "2"}, vocab.EventFailed.Token, envelope{ID: "f2"}, at.Add(2*time.Second))
 	jobs := []Job{{Tenant: "a", ID: "1"}, {Tenant: "a", ID: "2"}, {Tenant: "a", ID: "3"}}
 	var r Report
 	r.Jobs, r.FailedCodes = len(jobs), map[string]int{}

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // TestNATSClusterLeaderMovesAndNodeCatchesUp kills the node leading an R3
@@ -45,7 +46,7 @@ func TestNATSClusterLeaderMovesAndNodeCatchesUp(t *testing.T) {
 	if next, err := WaitLeader(ctx, js, stream, leader); err != nil || next == leader {
 		t.Fatalf("after killing %s the leader is %q (%v)", leader, next, err)
 	}
-	if _, err := js.Publish(ctx, names.Event("t1", bus.KindSent), []byte("{}")); err != nil {
+	if _, err := js.Publish(ctx, names.Event("t1", vocab.EventSent), []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
 	if err := node.Start(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
@@ -95,7 +96,7 @@ func TestUpgradeFromV1SendsQueuedJobsInOrderOnce(t *testing.T) {
 	// v1 sent acme's old-0 and died before acknowledging it
 	if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_send (tenant, job_id, message_id, status, attempts, event_id, recipient, sent_at)
 		VALUES ('acme', 'old-0', $1, 'sent', 1, $2, '+51987654321', now())`,
-		job.MessageID("acme", "old-0"), event.StableID("acme", bus.KindSent, "old-0")); err != nil {
+		job.MessageID("acme", "old-0"), event.StableID("acme", vocab.EventSent.Token, "old-0")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -131,7 +132,7 @@ func TestUpgradeFromV1SendsQueuedJobsInOrderOnce(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 10*time.Second, "acme's old-0 reported again", func() bool {
-		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", bus.KindSent)) == 6
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", vocab.EventSent)) == 6
 	})
 	st, err := s.JS.Stream(ctx, s.Names.SendStream())
 	if err != nil {

@@ -110,8 +110,7 @@ ON CONFLICT (tenant) DO UPDATE SET owner = excluded.owner, expires_at = excluded
 	WHERE l.expires_at < now()
 RETURNING l.epoch`
 
-const leaseOwner = `SELECT l.owner, coalesce(w.ctl_subject, ''), l.expires_at > now()
-FROM wabus_lease l LEFT JOIN wabus_worker w ON w.id = l.owner WHERE l.tenant = $1`
+const leaseOwner = `SELECT owner, expires_at > now() FROM wabus_lease WHERE tenant = $1`
 
 // Acquire takes tenant's lease on demand (a control request for a tenant
 // nobody owns, such as pairing), whatever the fair share, and starts its
@@ -137,30 +136,30 @@ func (k *Keeper) Acquire(ctx context.Context, tenant string) (Lease, error) {
 
 // heldBy explains why Acquire found no row to take.
 func (k *Keeper) heldBy(ctx context.Context, tenant string) error {
-	var owner, subject string
+	var owner string
 	var live bool
-	err := k.pool.QueryRow(ctx, leaseOwner, tenant).Scan(&owner, &subject, &live)
+	err := k.pool.QueryRow(ctx, leaseOwner, tenant).Scan(&owner, &live)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrUnknownTenant
 	}
 	if err != nil {
 		return fmt.Errorf("read lease owner: %w", err)
 	}
-	return &HeldError{Owner: owner, CtlSubject: subject}
+	return &HeldError{Owner: owner}
 }
 
-// Owner returns the worker holding tenant's live lease and where it takes
-// forwarded control requests; ok is false when no live lease exists.
-func (k *Keeper) Owner(ctx context.Context, tenant string) (owner, ctlSubject string, ok bool, err error) {
-	var live bool
-	err = k.pool.QueryRow(ctx, leaseOwner, tenant).Scan(&owner, &ctlSubject, &live)
+// Owner returns the worker holding tenant's lease and whether that lease
+// is live; live is false when tenant has no lease. It returns an error when
+// the lease cannot be read.
+func (k *Keeper) Owner(ctx context.Context, tenant string) (owner string, live bool, err error) {
+	err = k.pool.QueryRow(ctx, leaseOwner, tenant).Scan(&owner, &live)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return "", "", false, fmt.Errorf("read lease owner: %w", err)
+		return "", false, fmt.Errorf("read lease owner: %w", err)
 	}
-	return owner, ctlSubject, live, nil
+	return owner, live, nil
 }
 
 const deleteLease = `DELETE FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3`

@@ -34,9 +34,6 @@ type Owner interface {
 type Config struct {
 	// WorkerID names this worker; it must be unique among live workers.
 	WorkerID string
-	// CtlSubject is where other workers forward control requests for
-	// tenants this worker owns.
-	CtlSubject string
 	// TTL is how long a lease lives without renewal. Defaults to 15s.
 	TTL time.Duration
 	// Interval is how often leases are renewed and rebalanced. Defaults to TTL/5.
@@ -159,12 +156,15 @@ func (k *Keeper) renewFailed(ctx context.Context, err error) {
 	}
 }
 
+// upsertWorker records this worker as live. Its ctl_subject is no longer
+// read (package control derives an owner's subject from its id); it is
+// written empty until a migration drops the column.
 const upsertWorker = `INSERT INTO wabus_worker (id, ctl_subject, seen_at, expires_at)
-VALUES ($1, $2, now(), now() + $3::interval)
-ON CONFLICT (id) DO UPDATE SET ctl_subject = excluded.ctl_subject, seen_at = now(), expires_at = excluded.expires_at`
+VALUES ($1, '', now(), now() + $2::interval)
+ON CONFLICT (id) DO UPDATE SET seen_at = now(), expires_at = excluded.expires_at`
 
 func (k *Keeper) heartbeat(ctx context.Context) error {
-	_, err := k.pool.Exec(ctx, upsertWorker, k.cfg.WorkerID, k.cfg.CtlSubject, k.cfg.TTL)
+	_, err := k.pool.Exec(ctx, upsertWorker, k.cfg.WorkerID, k.cfg.TTL)
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}

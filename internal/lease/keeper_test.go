@@ -47,7 +47,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func keeper(t *testing.T, s *testenv.Stack, id string, ttl time.Duration) (*Keeper, *recorder) {
 	t.Helper()
 	rec := &recorder{running: map[string]int64{}}
-	k, err := New(Config{WorkerID: id, CtlSubject: "x." + id, TTL: ttl}, s.Pool, rec, quiet, prometheus.NewRegistry())
+	k, err := New(Config{WorkerID: id, TTL: ttl}, s.Pool, rec, quiet, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestAcquireOnDemandAndForward(t *testing.T) {
 	}
 	_, err := b.Acquire(ctx, "new")
 	var held *HeldError
-	if !asHeld(err, &held) || held.Owner != "a" || held.CtlSubject != "x.a" {
+	if !asHeld(err, &held) || held.Owner != "a" {
 		t.Fatalf("b.Acquire = %v, want HeldError by a", err)
 	}
 	if _, err := b.Acquire(ctx, "nope"); err != ErrUnknownTenant {
@@ -222,7 +222,7 @@ func TestShutdownReleasesTenantsInParallel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &barrier{recorder: recorder{running: map[string]int64{}}, n: 5,
 		entered: make(chan struct{}, 5), all: make(chan struct{})}
-	k, err := New(Config{WorkerID: "a", CtlSubject: "x.a", TTL: 5 * time.Second}, s.Pool, b, quiet, prometheus.NewRegistry())
+	k, err := New(Config{WorkerID: "a", TTL: 5 * time.Second}, s.Pool, b, quiet, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

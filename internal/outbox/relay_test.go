@@ -19,6 +19,7 @@ import (
 	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -50,12 +51,12 @@ func start(t testing.TB, r *Relay) func() error {
 
 func msg(t testing.TB, names bus.Names, tenant string, i int) Message {
 	t.Helper()
-	ev, err := event.New(tenant, event.TypeSession, event.StableID(tenant, fmt.Sprint(i)), "", time.Now(),
+	ev, err := event.New(tenant, vocab.EventSession, event.StableID(tenant, fmt.Sprint(i)), "", time.Now(),
 		event.Session{State: "connected", Worker: "w1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Event(names.Event(tenant, bus.KindSession), ev)
+	m, err := Event(names.Event(tenant, vocab.EventSession), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func assertExactlyOnce(t *testing.T, s *testenv.Stack, n int) {
 	testenv.Eventually(t, 30*time.Second, "all events in the stream", func() bool {
 		return testenv.StreamMsgs(t, s.JS, s.Names.EventsStream()) >= uint64(n)
 	})
-	msgs := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("*", "*"))
+	msgs := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Events("*"))
 	seen := map[string]int{}
 	for _, m := range msgs {
 		seen[m.Headers().Get(jetstream.MsgIDHeader)]++
@@ -125,7 +126,7 @@ func TestRolledBackEventIsNeverPublished(t *testing.T) {
 	enqueue(t, s.Pool, s.Names, 0, 1, 1) // a committed marker after it
 	start(t, newRelay(t, s.Pool, s.JS, RelayConfig{}))
 	assertExactlyOnce(t, s, 1)
-	ghosts := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("ghost", "*"))
+	ghosts := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Events("ghost"))
 	if len(ghosts) != 0 {
 		t.Fatalf("rolled-back event was published %d times", len(ghosts))
 	}

@@ -7,14 +7,17 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // sentEventID is the id of the sent event of a job.
-func sentEventID(tenant, jobID string) string { return event.StableID(tenant, bus.KindSent, jobID) }
+func sentEventID(tenant, jobID string) string {
+	return event.StableID(tenant, vocab.EventSent.Token, jobID)
+}
 
 // failedEventID is the id of the failed event of a job.
 func failedEventID(tenant, jobID string) string {
-	return event.StableID(tenant, bus.KindFailed, jobID)
+	return event.StableID(tenant, vocab.EventFailed.Token, jobID)
 }
 
 // report builds the event that reports a finished job.
@@ -24,19 +27,19 @@ func report(names bus.Names, j *Job) (outbox.Message, error) {
 		if j.SentAt != nil {
 			at = *j.SentAt
 		}
-		ev, err := event.New(j.Tenant, event.TypeSent, sentEventID(j.Tenant, j.ID), j.ID, at,
+		ev, err := event.New(j.Tenant, vocab.EventSent, sentEventID(j.Tenant, j.ID), j.ID, at,
 			event.Sent{JobID: j.ID, MessageID: j.MessageID, To: j.To, ToJID: j.ToJID, Timestamp: at})
 		if err != nil {
 			return outbox.Message{}, err
 		}
-		return outbox.Event(names.Event(j.Tenant, bus.KindSent), ev)
+		return outbox.Event(names.Event(j.Tenant, vocab.EventSent), ev)
 	}
-	ev, err := event.New(j.Tenant, event.TypeFailed, failedEventID(j.Tenant, j.ID), j.ID, time.Now(),
+	ev, err := event.New(j.Tenant, vocab.EventFailed, failedEventID(j.Tenant, j.ID), j.ID, time.Now(),
 		event.Failed{JobID: j.ID, To: j.To, Code: j.Code, Error: j.Error, Attempts: max(j.Attempts, 1)})
 	if err != nil {
 		return outbox.Message{}, err
 	}
-	return outbox.Event(names.Event(j.Tenant, bus.KindFailed), ev)
+	return outbox.Event(names.Event(j.Tenant, vocab.EventFailed), ev)
 }
 
 // DeadLetter is the message that keeps a failed job's original bytes in

@@ -22,6 +22,7 @@ import (
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
@@ -65,7 +66,7 @@ func BenchmarkSendEndToEnd(b *testing.B) {
 	lat := make([]time.Duration, 0, b.N)
 	var mu sync.Mutex
 	done := make(chan struct{})
-	sub, err := nc.Subscribe(s.Names.Event("*", "sent"), func(m *nats.Msg) {
+	sub, err := nc.Subscribe(s.Names.Event("*", vocab.EventSent), func(m *nats.Msg) {
 		var ev event.Event
 		var n int
 		if json.Unmarshal(m.Data, &ev) != nil {

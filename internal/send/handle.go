@@ -201,7 +201,7 @@ func (w *work) sent(out *wa.OutMessage, res *wa.SendResult) {
 	}
 	o := queue.Outcome{Sent: true, MessageID: id, ToJID: res.ToJID, SentAt: res.Timestamp, Attempts: w.attempt}
 	w.l.record(w.row, o, func() {
-		w.p.metrics.jobs.WithLabelValues("sent", "ok").Inc()
+		w.p.metrics.jobs.WithLabelValues(queue.StatusSent, "ok").Inc()
 		w.p.metrics.latency.Observe(time.Since(w.row.CreatedAt).Seconds())
 	})
 }
@@ -214,7 +214,7 @@ func (w *work) fail(je *job.Error) {
 	}
 	o := queue.Outcome{Code: je.Code, Error: je.Error(), Attempts: max(w.attempt, 1)}
 	w.l.record(w.row, o, func() {
-		w.p.metrics.jobs.WithLabelValues("failed", je.Code).Inc()
+		w.p.metrics.jobs.WithLabelValues(queue.StatusFailed, je.Code).Inc()
 		w.p.metrics.dlq.Inc()
 	})
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/retry"
-	"github.com/wabus/wabus/internal/session"
 )
 
 // loop sends one tenant's jobs while its session is usable: it claims the
@@ -23,7 +22,7 @@ import (
 type loop struct {
 	p      *Pipeline
 	tenant string
-	sess   *session.Session
+	sess   Session
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -39,7 +38,7 @@ type loop struct {
 	flushing bool       // a flush is running
 }
 
-func newLoop(p *Pipeline, tenant string, s *session.Session) *loop {
+func newLoop(p *Pipeline, tenant string, s Session) *loop {
 	ctx, cancel := context.WithCancel(p.runCtx)
 	return &loop{p: p, tenant: tenant, sess: s, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		bell: make(chan struct{}, 1), log: p.log.With(slog.String("tenant", tenant))}

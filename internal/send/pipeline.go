@@ -16,10 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/bus"
+	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/ingest"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/queue"
-	"github.com/wabus/wabus/internal/session"
 )
 
 // Config configures the pipeline.
@@ -73,9 +73,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Pipeline sends the jobs of the tenants connected on this worker. It is a
-// session.Listener: a tenant's loop starts when its session connects and
-// stops when the session stops being usable.
+// Pipeline sends the jobs of the tenants connected on this worker. A tenant's
+// loop starts when its session connects (Connected) and stops when the
+// session stops being usable (Disconnected).
 type Pipeline struct {
 	cfg     Config
 	pool    *pgxpool.Pool
@@ -121,7 +121,7 @@ func New(cfg Config, pool *pgxpool.Pool, w *outbox.Writer, js jetstream.JetStrea
 	p.store = queue.New(pool, qw, names)
 	hooks := ingest.Hooks{
 		Failed: func(code string) {
-			m.jobs.WithLabelValues("failed", code).Inc()
+			m.jobs.WithLabelValues(queue.StatusFailed, code).Inc()
 			m.dlq.Inc()
 		},
 		Replayed: m.replays.Inc,
@@ -132,7 +132,7 @@ func New(cfg Config, pool *pgxpool.Pool, w *outbox.Writer, js jetstream.JetStrea
 		return nil, err
 	}
 	p.janitor = queue.NewJanitor(queue.JanitorConfig{Retention: cfg.Retention}, p.store, p.log, func(n int) {
-		p.metrics.jobs.WithLabelValues("failed", "expired").Add(float64(n))
+		p.metrics.jobs.WithLabelValues(queue.StatusFailed, event.CodeExpired).Add(float64(n))
 		p.metrics.dlq.Add(float64(n))
 	})
 	return p, nil
@@ -249,8 +249,8 @@ func (p *Pipeline) wakeWaiting(ctx context.Context) error {
 	return nil
 }
 
-// Connected implements session.Listener: it starts the tenant's loop.
-func (p *Pipeline) Connected(tenant string, s *session.Session) {
+// Connected starts the loop of tenant, whose session s has logged in.
+func (p *Pipeline) Connected(tenant string, s Session) {
 	<-p.ready
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -274,7 +274,7 @@ func (p *Pipeline) Connected(tenant string, s *session.Session) {
 	})
 }
 
-// Disconnected implements session.Listener: it stops the tenant's loop
+// Disconnected stops the loop of tenant, whose session stopped being usable,
 // and waits for the job in flight to be settled.
 func (p *Pipeline) Disconnected(tenant string) {
 	p.mu.Lock()

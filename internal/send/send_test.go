@@ -9,10 +9,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
@@ -36,15 +36,15 @@ func textJob(id, to, text string) []byte {
 func outcomes(t testing.TB, s *testenv.Stack) (sent map[string][]event.Event, failed map[string][]event.Event) {
 	t.Helper()
 	sent, failed = map[string][]event.Event{}, map[string][]event.Event{}
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("*", "*")) {
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Events("*")) {
 		var ev event.Event
 		if err := json.Unmarshal(m.Data(), &ev); err != nil {
 			t.Fatalf("bad event %s", m.Data())
 		}
 		switch ev.Type {
-		case event.TypeSent:
+		case vocab.EventSent.Type:
 			sent[ev.Subject] = append(sent[ev.Subject], ev)
-		case event.TypeFailed:
+		case vocab.EventFailed.Type:
 			failed[ev.Subject] = append(failed[ev.Subject], ev)
 		}
 	}
@@ -68,7 +68,7 @@ func TestThousandJobsOverTenTenants(t *testing.T) {
 	}
 	testenv.Eventually(t, 60*time.Second, "1000 deliveries", func() bool { return deliveries.Len() >= tenants*per })
 	testenv.Eventually(t, 30*time.Second, "1000 sent events", func() bool {
-		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("*", bus.KindSent)) >= tenants*per
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("*", vocab.EventSent)) >= tenants*per
 	})
 	sent, failed := outcomes(t, s)
 	if len(failed) != 0 {
@@ -149,7 +149,7 @@ func TestSameJobTwiceIsDeliveredOnce(t *testing.T) {
 	if data.MessageID != job.MessageID("acme", "order-8812") || data.JobID != "order-8812" || data.To != "+51987654321" {
 		t.Fatalf("sent data %+v", data)
 	}
-	if sent["order-8812"][0].ID != event.StableID("acme", bus.KindSent, "order-8812") {
+	if sent["order-8812"][0].ID != event.StableID("acme", vocab.EventSent.Token, "order-8812") {
 		t.Fatal("sent event id is not the job's stable id")
 	}
 }
@@ -261,7 +261,7 @@ func TestTransientFailuresRetryInOrder(t *testing.T) {
 		t.Fatalf("delivered %s, want after", d.JobID)
 	}
 	testenv.Eventually(t, 10*time.Second, "doomed's failed event", func() bool {
-		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("flaky", bus.KindFailed)) == 1
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("flaky", vocab.EventFailed)) == 1
 	})
 	_, failed := outcomes(t, s)
 	var f event.Failed
@@ -321,7 +321,7 @@ func TestAJobWaitingPastItsDeadlineFailsExpired(t *testing.T) {
 	publish(t, s.JS, s.Names.Send("nobody"), textJob("old", "+51987654321", "hi"), "")
 	publish(t, s.JS, s.Names.Send("nobody"), []byte(`{"id":"soon","to":"+51987654321","text":"hi","not_after":"`+soon+`"}`), "")
 	testenv.Eventually(t, 30*time.Second, "both fail expired", func() bool {
-		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("nobody", bus.KindFailed)) == 2
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("nobody", vocab.EventFailed)) == 2
 	})
 	_, failed := outcomes(t, s)
 	for _, id := range []string{"old", "soon"} {

@@ -9,16 +9,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // eventsOf decodes the data of tenant's events of kind, in order.
-func eventsOf[T any](t testing.TB, s *testenv.Stack, tenant, kind string) []T {
+func eventsOf[T any](t testing.TB, s *testenv.Stack, tenant string, kind vocab.EventKind) []T {
 	t.Helper()
 	var out []T
 	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, kind)) {
@@ -36,7 +36,7 @@ func eventsOf[T any](t testing.TB, s *testenv.Stack, tenant, kind string) []T {
 func failedEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Failed {
 	t.Helper()
 	out := map[string][]event.Failed{}
-	for _, f := range eventsOf[event.Failed](t, s, tenant, bus.KindFailed) {
+	for _, f := range eventsOf[event.Failed](t, s, tenant, vocab.EventFailed) {
 		out[f.JobID] = append(out[f.JobID], f)
 	}
 	return out
@@ -98,7 +98,7 @@ func TestConformanceRestrictedSendFailsAtOnce(t *testing.T) {
 	var restricted []event.Session
 	testenv.Eventually(t, 30*time.Second, "restricted session event", func() bool {
 		restricted = nil
-		for _, e := range eventsOf[event.Session](t, s, "acme", bus.KindSession) {
+		for _, e := range eventsOf[event.Session](t, s, "acme", vocab.EventSession) {
 			if strings.HasPrefix(e.Reason, event.ReasonRestricted) {
 				restricted = append(restricted, e)
 			}
@@ -211,7 +211,7 @@ func TestConformanceLIDIdentities(t *testing.T) {
 func messageEventsByID(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Message {
 	t.Helper()
 	out := map[string][]event.Message{}
-	for _, m := range eventsOf[event.Message](t, s, tenant, bus.KindMessage) {
+	for _, m := range eventsOf[event.Message](t, s, tenant, vocab.EventMessage) {
 		out[m.MessageID] = append(out[m.MessageID], m)
 	}
 	return out

@@ -19,6 +19,7 @@ import (
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // privateEmuStack is NewEmuStack on a private Postgres cluster that the
@@ -64,7 +65,7 @@ func TestConformanceInboundComesBackAfterPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	failures := func() float64 {
-		return testutil.ToFloat64(w.M.metrics.inboundFailures.WithLabelValues(bus.KindMessage))
+		return testutil.ToFloat64(w.M.metrics.inboundFailures.WithLabelValues(vocab.EventMessage.Token))
 	}
 	testenv.Eventually(t, emuWait, "three failed attempts at storing the message", func() bool { return failures() >= inboundAttempts })
 	if emu.Acked(id) {

@@ -14,7 +14,6 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
@@ -23,6 +22,7 @@ import (
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // The tests of a connection's life on real WhatsApp: sockets that look
@@ -81,7 +81,7 @@ func waitTenant(t testing.TB, s *testenv.Stack, tenant, state, prefix string, wi
 func sessionEventsOf(t testing.TB, s *testenv.Stack, tenant string) []event.Session {
 	t.Helper()
 	var out []event.Session
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, bus.KindSession)) {
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, vocab.EventSession)) {
 		var ev event.Event
 		var d event.Session
 		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {

@@ -13,13 +13,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/send"
 	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // sendPipeline wires the real send pipeline into a test worker, as
@@ -30,9 +30,15 @@ func sendPipeline(t testing.TB, s *testenv.Stack) session.WorkerPart {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return p, p.Run
+		return sendListener{p}, p.Run
 	}
 }
+
+// sendListener tells the send pipeline of its tenants' sessions, as
+// internal/worker does.
+type sendListener struct{ *send.Pipeline }
+
+func (l sendListener) Connected(tenant string, s *session.Session) { l.Pipeline.Connected(tenant, s) }
 
 func publishJob(t testing.TB, s *testenv.Stack, tenant string, body map[string]any) {
 	t.Helper()
@@ -49,13 +55,13 @@ func publishJob(t testing.TB, s *testenv.Stack, tenant string, body map[string]a
 func sentEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Sent {
 	t.Helper()
 	out := map[string][]event.Sent{}
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, bus.KindSent)) {
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, vocab.EventSent)) {
 		var ev event.Event
 		var d event.Sent
 		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
 			t.Fatalf("bad sent event %s", m.Data())
 		}
-		if ev.Type != event.TypeSent || ev.Subject != d.JobID || ev.Source != "wa/"+tenant {
+		if ev.Type != vocab.EventSent.Type || ev.Subject != d.JobID || ev.Source != "wa/"+tenant {
 			t.Fatalf("sent event envelope %+v", ev)
 		}
 		out[d.JobID] = append(out[d.JobID], d)
@@ -148,10 +154,10 @@ func TestConformanceSendTextAndDocumentThroughTheSendStream(t *testing.T) {
 func receiptEvents(t testing.TB, s *testenv.Stack, tenant string) []event.Receipt {
 	t.Helper()
 	var out []event.Receipt
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, bus.KindReceipt)) {
+	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, vocab.EventReceipt)) {
 		var ev event.Event
 		var d event.Receipt
-		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil || ev.Type != event.TypeReceipt {
+		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil || ev.Type != vocab.EventReceipt.Type {
 			t.Fatalf("bad receipt event %s", m.Data())
 		}
 		out = append(out, d)
@@ -165,10 +171,10 @@ func TestConformanceSendToNumberNotOnWhatsAppFails(t *testing.T) {
 
 	publishJob(t, s, "acme", map[string]any{"id": "nobody", "to": "+99912345678", "text": "hello?"})
 	testenv.Eventually(t, 30*time.Second, "failed event and dead letter", func() bool {
-		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", bus.KindFailed)) == 1 &&
+		return testenv.SubjectMsgs(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", vocab.EventFailed)) == 1 &&
 			testenv.StreamMsgs(t, s.JS, s.Names.DLQStream()) == 1
 	})
-	m := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", bus.KindFailed))[0]
+	m := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", vocab.EventFailed))[0]
 	var ev event.Event
 	var d event.Failed
 	if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {

@@ -17,11 +17,11 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 func TestConformancePairByQRAndRestoreAfterRestart(t *testing.T) {
@@ -80,7 +80,7 @@ func newMessageID() string {
 // row before deleting it, so the outbox is read first).
 func storedBeforeAck(t testing.TB, s *testenv.Stack, tenant, chat, sender, id string) bool {
 	t.Helper()
-	evID := event.StableID(tenant, bus.KindMessage, chat, sender, id)
+	evID := event.StableID(tenant, vocab.EventMessage.Token, chat, sender, id)
 	if testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_outbox WHERE event_id = $1`, evID) > 0 {
 		return true
 	}

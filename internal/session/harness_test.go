@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wabus/wabus/internal/control"
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/outbox"
@@ -78,6 +79,11 @@ func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver
 	if setup != nil {
 		setup(m)
 	}
+	simCtl, _ := driver.(wa.Controller)
+	router, err := control.New(control.Config{WorkerID: id, Names: s.Names, Sim: simCtl}, nc, m, m.Keeper(), log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var runs []func(context.Context) error
 	for _, p := range parts {
 		l, run := p(id, writer, reg, log)
@@ -97,6 +103,19 @@ func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver
 			}
 		})
 	}
+	rctx, stopRouter := context.WithCancel(context.Background())
+	rdone := make(chan struct{})
+	infra.Go(func() {
+		defer close(rdone)
+		if err := router.Run(rctx); err != nil {
+			t.Errorf("control router %s: %v", id, err)
+		}
+	})
+	select {
+	case <-router.Ready():
+	case <-rdone:
+		t.Fatalf("control router %s ended", id)
+	}
 	mctx, stopManager := context.WithCancel(context.Background())
 	mdone := make(chan struct{})
 	infra.Go(func() {
@@ -109,6 +128,8 @@ func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver
 	w := &EmuWorker{M: m, Reg: reg}
 	w.stop = func() {
 		once.Do(func() {
+			stopRouter()
+			<-rdone
 			stopManager()
 			<-mdone
 			stopParts()
@@ -216,7 +237,7 @@ type connWatch struct {
 func watchConns(t testing.TB, s *testenv.Stack, nc *nats.Conn) *connWatch {
 	w := &connWatch{t: t, live: map[string]string{}, conns: map[string]int{}}
 	sub, err := nc.Subscribe(s.Names.Sim("*", "*"), func(msg *nats.Msg) {
-		tenant, op := tenantOp(msg.Subject)
+		tenant, op := s.Names.Token(msg.Subject, 1), s.Names.Token(msg.Subject, 2)
 		var body struct{ Worker string }
 		json.Unmarshal(msg.Data, &body)
 		w.mu.Lock()

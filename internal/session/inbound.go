@@ -16,11 +16,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // inboundTimeout bounds one attempt at writing an inbound event to the
@@ -49,7 +49,7 @@ func (m *Manager) storeMessage(h handler, msg wa.Message) (ok bool) {
 	}
 	data := msg.Data
 	pending := msg.Media != nil
-	return m.durably(h, bus.KindMessage, func(ctx context.Context) error {
+	return m.durably(h, vocab.EventMessage.Token, func(ctx context.Context) error {
 		if pending {
 			media, code, err := m.attachment(ctx, s, data.MessageID, msg.Media)
 			if err != nil {
@@ -57,8 +57,8 @@ func (m *Manager) storeMessage(h handler, msg wa.Message) (ok bool) {
 			}
 			data.Media, data.MediaError, pending = media, code, false
 		}
-		id := event.StableID(s.tenant, bus.KindMessage, data.Chat, data.Sender, data.MessageID)
-		return m.storeEvent(ctx, s, bus.KindMessage, event.TypeMessage, id, at(data.Timestamp), data)
+		id := event.StableID(s.tenant, vocab.EventMessage.Token, data.Chat, data.Sender, data.MessageID)
+		return m.storeEvent(ctx, s, vocab.EventMessage, id, at(data.Timestamp), data)
 	})
 }
 
@@ -100,27 +100,27 @@ func (h handler) redeliver(kind string) {
 func (m *Manager) storeReceipt(h handler, r wa.Receipt) (ok bool) {
 	defer m.recoverHandler(h.s, &ok)
 	d := r.Data
-	id := event.StableID(h.s.tenant, bus.KindReceipt, d.Type, d.Chat, d.Sender, strings.Join(d.MessageIDs, ","))
-	return m.durably(h, bus.KindReceipt, func(ctx context.Context) error {
-		return m.storeEvent(ctx, h.s, bus.KindReceipt, event.TypeReceipt, id, at(d.Timestamp), d)
+	id := event.StableID(h.s.tenant, vocab.EventReceipt.Token, d.Type, d.Chat, d.Sender, strings.Join(d.MessageIDs, ","))
+	return m.durably(h, vocab.EventReceipt.Token, func(ctx context.Context) error {
+		return m.storeEvent(ctx, h.s, vocab.EventReceipt, id, at(d.Timestamp), d)
 	})
 }
 
 // storeEvent writes one event to the outbox and returns once it committed,
 // within inboundTimeout.
-func (m *Manager) storeEvent(ctx context.Context, s *Session, kind, typ, id string, t time.Time, data any) error {
+func (m *Manager) storeEvent(ctx context.Context, s *Session, kind vocab.EventKind, id string, t time.Time, data any) error {
 	ctx, cancel := context.WithTimeout(ctx, inboundTimeout)
 	defer cancel()
-	ev, err := event.New(s.tenant, typ, id, "", t, data)
+	ev, err := event.New(s.tenant, kind, id, "", t, data)
 	if err != nil {
-		return fmt.Errorf("build %s event: %w", kind, err)
+		return fmt.Errorf("build %s event: %w", kind.Token, err)
 	}
 	msg, err := outbox.Event(m.deps.Names.Event(s.tenant, kind), ev)
 	if err != nil {
-		return fmt.Errorf("encode %s event: %w", kind, err)
+		return fmt.Errorf("encode %s event: %w", kind.Token, err)
 	}
 	if err := m.deps.Writer.Enqueue(ctx, msg); err != nil {
-		return fmt.Errorf("store %s event: %w", kind, err)
+		return fmt.Errorf("store %s event: %w", kind.Token, err)
 	}
 	return nil
 }

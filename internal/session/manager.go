@@ -106,14 +106,13 @@ type Manager struct {
 	jobs    *queue.Store  // the tenants' jobs, failed when a tenant is logged out
 	connect chan struct{} // semaphore bounding concurrent connects
 
-	runCtx context.Context // set by Run; sessions derive from it
-	ctlCtx context.Context // set by Run; control requests derive from it
+	runCtx       context.Context    // sessions derive from it
+	stopSessions context.CancelFunc // cancels runCtx
 
 	mu        sync.Mutex
 	sessions  map[string]*Session
 	listeners []Listener
 	wg        sync.WaitGroup // sessions
-	ctlWG     sync.WaitGroup // control requests in flight
 
 	// testHookInbound, when set, runs before an inbound message is stored.
 	testHookInbound func(tenant string)
@@ -138,15 +137,14 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		connect:  make(chan struct{}, cfg.RestoreConcurrency),
 		jobs:     queue.New(deps.Pool, deps.Writer, deps.Names),
 	}
+	// sessions outlive Run's ctx: Run stops them once their leases are
+	// released, and a session acquired before Run starts has its context
+	m.runCtx, m.stopSessions = context.WithCancel(context.Background())
 	var err error
 	if m.metrics, err = newMetrics(deps.Registry, m); err != nil {
 		return nil, err
 	}
-	m.keeper, err = lease.New(lease.Config{
-		WorkerID:   cfg.WorkerID,
-		CtlSubject: deps.Names.Worker(cfg.WorkerID),
-		TTL:        cfg.LeaseTTL,
-	}, deps.Pool, m, deps.Logger, deps.Registry)
+	m.keeper, err = lease.New(lease.Config{WorkerID: cfg.WorkerID, TTL: cfg.LeaseTTL}, deps.Pool, m, deps.Logger, deps.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -156,50 +154,16 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 // AddListener registers l; call it before Run.
 func (m *Manager) AddListener(l Listener) { m.listeners = append(m.listeners, l) }
 
-// Run serves control requests and runs the lease keeper, and through it the
-// sessions, until ctx ends. Then every session is disconnected, its state
-// written and its lease released, and Run returns nil. It returns an error
-// when the control subscriptions cannot be made.
-//
-// Shutdown runs in stages: control intake first (the subscriptions are
-// drained and the requests in flight answered), then the sessions are
-// stopped and their leases released.
+// Run runs the lease keeper, and through it the sessions, until ctx ends.
+// Then every session is disconnected, its state written and its lease
+// released (in parallel), and Run returns the keeper's error. Stop the
+// control router first, so that no request acquires a tenant meanwhile.
 func (m *Manager) Run(ctx context.Context) error {
-	m.ctlCtx = ctx
-	sessCtx, stopSessions := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSessions()
-	m.runCtx = sessCtx
-	subs, err := m.subscribe()
-	if err != nil {
-		return err
-	}
-	keeperCtx, stopKeeper := context.WithCancel(sessCtx)
-	kerr := make(chan error, 1)
-	go func() { kerr <- m.keeper.Run(keeperCtx) }()
-	<-ctx.Done()
-	drain(subs)
-	m.ctlWG.Wait()
-	stopKeeper()
-	err = <-kerr // returns after releasing every lease
-	stopSessions()
+	defer m.stopSessions()
+	err := m.keeper.Run(ctx) // returns after releasing every lease
+	m.stopSessions()
 	m.wg.Wait()
 	return err
-}
-
-// drain stops subs taking messages and waits until the ones they took were
-// handed to their callbacks.
-func drain(subs []*nats.Subscription) {
-	closed := make([]<-chan nats.SubStatus, len(subs))
-	for i, s := range subs {
-		closed[i] = s.StatusChanged(nats.SubscriptionClosed)
-		if s.Drain() != nil {
-			_ = s.Unsubscribe()
-		}
-	}
-	for _, c := range closed {
-		for range c {
-		}
-	}
 }
 
 // Start implements lease.Owner: it starts tenant's session under l.

@@ -17,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/lease"
@@ -26,6 +25,7 @@ import (
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // newIdleManager builds a Manager on the simulator that is not running:
@@ -57,7 +57,7 @@ func newIdleManager(t *testing.T, s *testenv.Stack) *Manager {
 		cancel()
 		wg.Wait()
 	})
-	m.runCtx, m.ctlCtx = ctx, ctx
+	m.runCtx = ctx
 	return m
 }
 
@@ -259,7 +259,7 @@ func TestLoggedOutTenantsJobsFailWithLoggedOut(t *testing.T) {
 		t.Fatalf("%d of 2 jobs failed with logged_out", n)
 	}
 	testenv.Eventually(t, 10*time.Second, "failed events and dead letters on the bus", func() bool {
-		evs := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", bus.KindFailed))
+		evs := testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event("acme", vocab.EventFailed))
 		for _, m := range evs {
 			var ev event.Event
 			var d event.Failed

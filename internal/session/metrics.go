@@ -14,7 +14,6 @@ type metrics struct {
 	logouts     prometheus.Counter
 	panics      prometheus.Counter
 	inbound     *prometheus.CounterVec
-	ctl         *prometheus.CounterVec
 
 	// inboundFailures counts failed attempts at storing inbound events.
 	inboundFailures *prometheus.CounterVec
@@ -45,9 +44,6 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 			Name: "wabus_inbound_store_failures_total",
 			Help: "Failed attempts at making an inbound event durable, by kind; after 3 in a row the connection is dropped so that WhatsApp delivers the event again.",
 		}, []string{"kind"}),
-		ctl: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "wabus_ctl_requests_total", Help: "Control requests handled, by operation and outcome code (ok or an error code).",
-		}, []string{"op", "code"}),
 		restricted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "wabus_session_restricted_total", Help: "Messages WhatsApp refused with error 463: the account may not contact new numbers for now.",
 		}),
@@ -56,7 +52,7 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 		Name: "wabus_sessions", Help: "Sessions run by this worker.",
 	}, func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.sessions)) })
 	byState := &stateCollector{m: m, desc: prometheus.NewDesc("wabus_sessions_by_state", "Sessions run by this worker, by state.", []string{"state"}, nil)}
-	for _, c := range []prometheus.Collector{x.transitions, x.reconnects, x.logouts, x.panics, x.inbound, x.inboundFailures, x.ctl, x.restricted, sessions, byState} {
+	for _, c := range []prometheus.Collector{x.transitions, x.reconnects, x.logouts, x.panics, x.inbound, x.inboundFailures, x.restricted, sessions, byState} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register session metrics: %w", err)
 		}

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/tenant"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // restrictedEvery is the least time between two session events that report
@@ -32,10 +32,10 @@ func (s *Session) restricted(ctx context.Context, detail string) {
 	s.mu.Lock()
 	state, jid := s.state, s.jid
 	s.mu.Unlock()
-	ev, err := event.New(s.tenant, event.TypeSession, event.RandomID(), "", now, event.Session{
+	ev, err := event.New(s.tenant, vocab.EventSession, event.RandomID(), "", now, event.Session{
 		State: state, JID: jid, Reason: reason, Worker: s.m.cfg.WorkerID,
 	})
-	msg, merr := outbox.Event(s.m.deps.Names.Event(s.tenant, bus.KindSession), ev)
+	msg, merr := outbox.Event(s.m.deps.Names.Event(s.tenant, vocab.EventSession), ev)
 	if err = errors.Join(err, merr); err != nil {
 		s.log.ErrorContext(ctx, "build session event", slog.String("error", err.Error()))
 		return

@@ -9,12 +9,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session/wa"
 	"github.com/wabus/wabus/internal/tenant"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // change is one state transition of a session.
@@ -46,10 +46,10 @@ func (s *Session) transition(ctx context.Context, c change) bool {
 	if !c.banExpires.IsZero() {
 		st.BanExpires = &c.banExpires
 	}
-	ev, err := event.New(s.tenant, event.TypeSession, event.RandomID(), "", time.Now(), event.Session{
+	ev, err := event.New(s.tenant, vocab.EventSession, event.RandomID(), "", time.Now(), event.Session{
 		State: c.state, JID: jid, Reason: c.reason, Worker: s.m.cfg.WorkerID,
 	})
-	msg, merr := outbox.Event(s.m.deps.Names.Event(s.tenant, bus.KindSession), ev)
+	msg, merr := outbox.Event(s.m.deps.Names.Event(s.tenant, vocab.EventSession), ev)
 	if err = errors.Join(err, merr); err != nil {
 		s.log.ErrorContext(ctx, "build session event", slog.String("error", err.Error()))
 		return true

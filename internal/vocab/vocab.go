@@ -62,3 +62,39 @@ const (
 
 // States are the session states, in the contract's order.
 var States = []string{StateUnpaired, StatePairing, StateConnecting, StateConnected, StateDisconnected, StateBanned, StateLoggedOut}
+
+// EventKind is a kind of event (CONTRACT's "Events"): Token is the last
+// token of its subject, wa.events.<tenant>.<token>, and Type its
+// CloudEvents type.
+type EventKind struct {
+	Token string
+	Type  string
+}
+
+// Event kinds.
+var (
+	// EventMessage is an inbound message.
+	EventMessage = EventKind{Token: "message", Type: "wa.message.received"}
+	// EventSent is a send job that WhatsApp accepted.
+	EventSent = EventKind{Token: "sent", Type: "wa.message.sent"}
+	// EventFailed is a send job that failed for good.
+	EventFailed = EventKind{Token: "failed", Type: "wa.message.failed"}
+	// EventReceipt is a delivery or read receipt.
+	EventReceipt = EventKind{Token: "receipt", Type: "wa.receipt"}
+	// EventSession is a session state change.
+	EventSession = EventKind{Token: "session", Type: "wa.session.state"}
+)
+
+// EventKinds are the event kinds, in the contract's order.
+var EventKinds = []EventKind{EventMessage, EventSent, EventFailed, EventReceipt, EventSession}
+
+// EventKindOf returns the event kind whose subject token is token, and
+// false when there is none.
+func EventKindOf(token string) (EventKind, bool) {
+	for _, k := range EventKinds {
+		if k.Token == token {
+			return k, true
+		}
+	}
+	return EventKind{}, false
+}

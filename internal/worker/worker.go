@@ -1,6 +1,8 @@
-// Package worker wires a worker process: Postgres and migrations, NATS and
-// JetStream provisioning, the outbox relay, the session manager with its
-// driver, and the metrics/health endpoints.
+// Package worker is the composition root of a worker process: it builds
+// the outbox relay and writer, the session manager with its driver and
+// lease keeper, the control router, the send pipeline and the
+// metrics/health endpoints (New), runs them, and stops them in stages
+// (Run).
 package worker
 
 import (
@@ -8,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -18,171 +18,175 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/config"
+	"github.com/wabus/wabus/internal/control"
 	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/obs"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/send"
 	"github.com/wabus/wabus/internal/session"
-	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wa"
 )
 
-// Run runs a worker until ctx ends, then drains: sessions disconnect and
-// their leases are released, the outbox relay publishes what they wrote, and
-// Run returns nil. It returns an error when start-up fails (Postgres or
-// NATS unreachable for too long, a port taken) or a component fails.
-func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	logger = logger.With(slog.String("worker", cfg.WorkerID))
+// Registry is where a worker registers its metrics and what /metrics
+// serves.
+type Registry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
+// Deps are what a worker runs on; Open builds them from a config.
+type Deps struct {
+	// Pool is the worker's Postgres, migrated. Required.
+	Pool *pgxpool.Pool
+	// NATS and JS are the worker's NATS connection, with the streams
+	// provisioned. Required.
+	NATS *nats.Conn
+	JS   jetstream.JetStream
+	// Names are the subjects under the configured prefix. Required.
+	Names bus.Names
+	// Logger defaults to one that discards.
+	Logger *slog.Logger
+	// Registry defaults to a new obs.NewRegistry().
+	Registry Registry
+	// Driver is the WhatsApp driver. Defaults to the one cfg.Driver names.
+	Driver wa.Driver
+}
+
+func (d Deps) validate() error {
+	if d.Pool == nil || d.NATS == nil || d.JS == nil || d.Names.Prefix() == "" {
+		return errors.New("worker: pool, nats, jetstream and names are required")
+	}
+	return nil
+}
+
+// Open connects to Postgres (retrying while it is unreachable) and
+// migrates it, connects to NATS and provisions JetStream, and returns the
+// Deps built on them with close, which closes both. It returns an error
+// when either cannot be reached or migrated.
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps Deps, close func(), err error) {
 	pool, err := db.OpenRetry(ctx, cfg.DatabaseURL, logger)
 	if err != nil {
-		return err
+		return Deps{}, nil, err
 	}
-	defer pool.Close()
-	store := openStore(pool, logger)
-	if err := db.Migrate(ctx, pool, store.Upgrade); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	if err := db.Migrate(ctx, pool, openStore(pool, logger).Upgrade); err != nil {
+		pool.Close()
+		return Deps{}, nil, fmt.Errorf("migrate: %w", err)
 	}
 	nc, js, names, err := bus.Open(ctx, cfg.NATSURL, cfg.NATSCreds, "wabus-worker "+cfg.WorkerID, cfg.SubjectPrefix,
 		bus.Config{SendMaxAge: cfg.SendMaxAge, Replicas: cfg.StreamReplicas}, logger)
 	if err != nil {
-		return err
+		pool.Close()
+		return Deps{}, nil, err
 	}
-	defer nc.Close()
-	reg := obs.NewRegistry()
-	p := &parts{cfg: cfg, log: logger, pool: pool, nc: nc, js: js, names: names, reg: reg}
-	if err := p.build(store); err != nil {
-		return err
-	}
-	return p.run(ctx)
+	close = func() { nc.Close(); pool.Close() }
+	return Deps{Pool: pool, NATS: nc, JS: js, Names: names, Logger: logger}, close, nil
 }
 
-// parts are the running components of a worker.
-type parts struct {
-	cfg   config.Config
-	log   *slog.Logger
-	pool  *pgxpool.Pool
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	names bus.Names
-	reg   *prometheus.Registry
+// Run opens a worker's dependencies for cfg, runs the worker until ctx
+// ends, and closes them. It returns the errors of Open, New and
+// (*Worker).Run.
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	logger = logger.With(slog.String("worker", cfg.WorkerID))
+	deps, closeDeps, err := Open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeDeps()
+	w, err := New(cfg, deps)
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}
+
+// Worker is a built worker process. Build it with New, run it once with Run.
+type Worker struct {
+	cfg  config.Config
+	deps Deps
+	log  *slog.Logger
 
 	relay   *outbox.Relay
 	writer  *outbox.Writer
 	manager *session.Manager
+	router  *control.Router
 	sender  *send.Pipeline
 	closers []func() error
-	beside  []func(context.Context) error // run beside the manager (the driver's own work)
+	beside  []func(context.Context) error // the driver's own work, run beside the sessions
 }
 
-func (p *parts) build(store sessionStore) error {
+// New builds a worker for cfg on deps. It returns an error when deps lack
+// a required dependency, the driver cannot be built, or a component's
+// metrics cannot be registered.
+func New(cfg config.Config, deps Deps) (*Worker, error) {
+	if err := deps.validate(); err != nil {
+		return nil, err
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registry == nil {
+		deps.Registry = obs.NewRegistry()
+	}
+	w := &Worker{cfg: cfg, deps: deps, log: deps.Logger}
+	if err := w.build(); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Worker) build() error {
+	d, reg := w.deps, w.deps.Registry
 	var err error
-	if p.relay, err = outbox.NewRelay(outbox.RelayConfig{}, p.pool, p.js, p.log, p.reg); err != nil {
+	if w.relay, err = outbox.NewRelay(outbox.RelayConfig{}, d.Pool, d.JS, w.log, reg); err != nil {
 		return err
 	}
-	p.writer = outbox.NewWriter(p.pool, p.relay.Notify)
-	driver, err := p.driver()
+	w.writer = outbox.NewWriter(d.Pool, w.relay.Notify)
+	driver, err := w.driver()
 	if err != nil {
 		return err
 	}
-	p.manager, err = session.New(session.Config{WorkerID: p.cfg.WorkerID, LeaseTTL: p.cfg.LeaseTTL,
-		InboundMediaMax: p.cfg.InboundMediaMax, Liveness: liveness(p.cfg)}, session.Deps{
-		Pool: p.pool, Store: store, Driver: driver, NATS: p.nc, JS: p.js, Names: p.names, Logger: p.log, Registry: p.reg,
-		Writer: p.writer,
+	w.manager, err = session.New(session.Config{WorkerID: w.cfg.WorkerID, LeaseTTL: w.cfg.LeaseTTL,
+		InboundMediaMax: w.cfg.InboundMediaMax, Liveness: liveness(w.cfg)}, session.Deps{
+		Pool: d.Pool, Store: openStore(d.Pool, w.log), Driver: driver, NATS: d.NATS, JS: d.JS, Names: d.Names,
+		Logger: w.log, Registry: reg, Writer: w.writer,
 	})
 	if err != nil {
 		return err
 	}
-	p.sender, err = send.New(send.Config{WorkerID: p.cfg.WorkerID, Rate: p.cfg.SendRate, Burst: p.cfg.SendBurst,
-		MaxAge: p.cfg.SendMaxAge, Retention: p.cfg.JobRetention, LeaseTTL: p.cfg.LeaseTTL},
-		p.pool, p.writer, p.js, p.names, p.log, p.reg)
+	simCtl, _ := driver.(wa.Controller)
+	w.router, err = control.New(control.Config{WorkerID: w.cfg.WorkerID, Names: d.Names, Sim: simCtl},
+		d.NATS, w.manager, w.manager.Keeper(), w.log, reg)
 	if err != nil {
 		return err
 	}
-	p.manager.AddListener(p.sender)
+	w.sender, err = send.New(send.Config{WorkerID: w.cfg.WorkerID, Rate: w.cfg.SendRate, Burst: w.cfg.SendBurst,
+		MaxAge: w.cfg.SendMaxAge, Retention: w.cfg.JobRetention, LeaseTTL: w.cfg.LeaseTTL},
+		d.Pool, w.writer, d.JS, d.Names, w.log, reg)
+	if err != nil {
+		return err
+	}
+	w.manager.AddListener(sendListener{w.sender})
 	return nil
 }
 
-func (p *parts) driver() (wa.Driver, error) {
-	switch p.cfg.Driver {
-	case "sim":
-		d, err := sim.New(sim.Config{WorkerID: p.cfg.WorkerID, Names: p.names}, p.pool, p.nc, p.log)
-		if err != nil {
-			return nil, err
-		}
-		p.closers = append(p.closers, d.Close)
-		return d, nil
-	default:
-		d, run := newWhatsmeowDriver(p.cfg, p.log)
-		if run != nil {
-			p.beside = append(p.beside, run)
-		}
-		return d, nil
-	}
+// sendListener tells the send pipeline of its tenants' sessions.
+type sendListener struct{ *send.Pipeline }
+
+// Connected starts tenant's send loop on its session s.
+func (l sendListener) Connected(tenant string, s *session.Session) { l.Pipeline.Connected(tenant, s) }
+
+// Close releases what New took (the simulator driver's subscriptions) for
+// a worker that is not run; Run does it itself when it returns. It returns
+// nil.
+func (w *Worker) Close() error {
+	w.close()
+	return nil
 }
 
-// run starts everything and stops it in order: sessions first (their
-// send loops settle the job in flight), then the send pipeline's ledger,
-// then the relay (so the last events are published), then the endpoints.
-func (p *parts) run(ctx context.Context) error {
-	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
-	sendCtx, stopSend := context.WithCancel(context.WithoutCancel(ctx))
-	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
-	// The first component to fail stops the sessions, and with them the
-	// worker: a worker without its endpoints or its relay must not run on.
-	sessCtx, failed := context.WithCancelCause(ctx)
-	defer failed(nil)
-	var wg, sendWG, writerWG sync.WaitGroup
-	errs := make(chan error, 4+len(p.beside))
-	report := func(what string, err error) {
-		if err = named(what, err); err != nil {
-			failed(err)
-		}
-		errs <- err
-	}
-	wg.Go(func() { report("outbox relay", p.relay.Run(relayCtx)) })
-	for _, run := range p.beside {
-		wg.Go(func() { report("driver", run(httpCtx)) })
-	}
-	writerWG.Go(func() { p.writer.Run(writerCtx, 4) })
-	sendWG.Go(func() { report("send pipeline", p.sender.Run(sendCtx)) })
-	wg.Go(func() { report("metrics server", obs.Serve(httpCtx, p.cfg.MetricsAddr, p.mux(), p.log)) })
-	p.log.InfoContext(ctx, "worker started", slog.String("driver", p.cfg.Driver), slog.String("metrics", p.cfg.MetricsAddr))
-	err := named("session manager", p.manager.Run(sessCtx))
-	stopSend()
-	sendWG.Wait()
-	stopWriter()
-	writerWG.Wait()
-	stopRelay()
-	stopHTTP()
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		err = errors.Join(err, e)
-	}
-	for _, c := range p.closers {
+func (w *Worker) close() {
+	for _, c := range w.closers {
 		_ = c()
 	}
-	p.log.Info("worker stopped")
-	return err
-}
-
-func named(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-func (p *parts) mux() http.Handler {
-	mux := http.NewServeMux()
-	obs.Register(mux, p.reg,
-		obs.Check{Name: "postgres", Fn: p.pool.Ping},
-		obs.Check{Name: "nats", Fn: func(context.Context) error {
-			if !p.nc.IsConnected() {
-				return errors.New("not connected")
-			}
-			return nil
-		}})
-	return mux
+	w.closers = nil
 }

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/testing/mediatest"
+	"github.com/wabus/wabus/internal/vocab"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
@@ -65,10 +65,10 @@ func TestSimInboundContents(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 30*time.Second, "message events", func() bool {
-		return len(decoded[event.Message](t, s, "acme", bus.KindMessage)) == 2*len(tests)
+		return len(decoded[event.Message](t, s, "acme", vocab.EventMessage)) == 2*len(tests)
 	})
 	got := map[string]event.Message{}
-	for _, m := range decoded[event.Message](t, s, "acme", bus.KindMessage) {
+	for _, m := range decoded[event.Message](t, s, "acme", vocab.EventMessage) {
 		got[m.MessageID] = m
 	}
 	const pn = "51987654321@s.whatsapp.net"

@@ -9,15 +9,15 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/vocab"
 	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // decoded returns the data of tenant's events of kind, in order.
-func decoded[T any](t testing.TB, s *testenv.Stack, tenant, kind string) []T {
+func decoded[T any](t testing.TB, s *testenv.Stack, tenant string, kind vocab.EventKind) []T {
 	t.Helper()
 	var out []T
 	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, kind)) {
@@ -43,7 +43,7 @@ func sendJob(t testing.TB, s *testenv.Stack, tenant, id, to string) {
 func sentTo(t testing.TB, s *testenv.Stack, tenant string) map[string]event.Sent {
 	t.Helper()
 	out := map[string]event.Sent{}
-	for _, e := range decoded[event.Sent](t, s, tenant, bus.KindSent) {
+	for _, e := range decoded[event.Sent](t, s, tenant, vocab.EventSent) {
 		out[e.JobID] = e
 	}
 	return out
@@ -80,7 +80,7 @@ func TestSimRestrictRefusesNewContacts(t *testing.T) {
 		_, b := sent["heard-from"]
 		return a && b
 	})
-	failed := decoded[event.Failed](t, s, "acme", bus.KindFailed)
+	failed := decoded[event.Failed](t, s, "acme", vocab.EventFailed)
 	if len(failed) != 1 || failed[0].JobID != "stranger" || failed[0].Code != event.CodeRestricted || failed[0].Attempts != 1 {
 		t.Fatalf("failed events %+v, want the stranger job restricted after one attempt", failed)
 	}
@@ -90,7 +90,7 @@ func TestSimRestrictRefusesNewContacts(t *testing.T) {
 		}
 	}
 	var reasons []string
-	for _, e := range decoded[event.Session](t, s, "acme", bus.KindSession) {
+	for _, e := range decoded[event.Session](t, s, "acme", vocab.EventSession) {
 		if strings.HasPrefix(e.Reason, event.ReasonRestricted) {
 			if e.State != "connected" {
 				t.Errorf("restricted session event in state %q, want connected", e.State)
@@ -139,13 +139,13 @@ func TestSimInboundFromLIDChat(t *testing.T) {
 	if rep := workertest.Request(t, nc, s.Names.Sim("acme", "inbound"), map[string]string{"from": "+51911111111", "text": "hi", "id": "PN1"}); rep.Error != "" {
 		t.Fatalf("inbound: %+v", rep)
 	}
-	testenv.Eventually(t, 20*time.Second, "message events", func() bool { return len(decoded[event.Message](t, s, "acme", bus.KindMessage)) == 2 })
+	testenv.Eventually(t, 20*time.Second, "message events", func() bool { return len(decoded[event.Message](t, s, "acme", vocab.EventMessage)) == 2 })
 	const pn = "51987654321@s.whatsapp.net"
 	lid := sim.ContactLID("+51987654321")
 	if !strings.HasSuffix(lid, "@lid") || lid != sim.ContactLID("51987654321") {
 		t.Fatalf("contact LID %q is not a stable LID", lid)
 	}
-	for _, m := range decoded[event.Message](t, s, "acme", bus.KindMessage) {
+	for _, m := range decoded[event.Message](t, s, "acme", vocab.EventMessage) {
 		switch m.MessageID {
 		case "LID1":
 			if m.Sender != pn || m.Chat != pn || m.SenderLID != lid || m.ChatLID != lid || m.PushName != "Ana" || m.Text != "hola" {
@@ -163,8 +163,8 @@ func TestSimInboundFromLIDChat(t *testing.T) {
 	if e := sentTo(t, s, "acme")["reply"]; e.ToJID != lid || e.To != "+51987654321" {
 		t.Fatalf("sent event %+v, want to_jid %s", e, lid)
 	}
-	testenv.Eventually(t, 20*time.Second, "receipts", func() bool { return len(decoded[event.Receipt](t, s, "acme", bus.KindReceipt)) == 2 })
-	for _, r := range decoded[event.Receipt](t, s, "acme", bus.KindReceipt) {
+	testenv.Eventually(t, 20*time.Second, "receipts", func() bool { return len(decoded[event.Receipt](t, s, "acme", vocab.EventReceipt)) == 2 })
+	for _, r := range decoded[event.Receipt](t, s, "acme", vocab.EventReceipt) {
 		if r.Sender != pn || r.Chat != pn || r.SenderLID != lid || r.ChatLID != lid {
 			t.Errorf("receipt %+v, want %s with LID %s", r, pn, lid)
 		}
