@@ -80,6 +80,17 @@ func TestSimRestrictRefusesNewContacts(t *testing.T) {
 		_, b := sent["heard-from"]
 		return a && b
 	})
+	// outcomes and session events reach the stream through the outbox:
+	// wait for them before reading them
+	testenv.Eventually(t, 20*time.Second, "the refused job's failed event and the restricted session event", func() bool {
+		restricted := 0
+		for _, e := range decoded[event.Session](t, s, "acme", vocab.EventSession) {
+			if strings.HasPrefix(e.Reason, event.ReasonRestricted) {
+				restricted++
+			}
+		}
+		return len(decoded[event.Failed](t, s, "acme", vocab.EventFailed)) > 0 && restricted > 0
+	})
 	failed := decoded[event.Failed](t, s, "acme", vocab.EventFailed)
 	if len(failed) != 1 || failed[0].JobID != "stranger" || failed[0].Code != event.CodeRestricted || failed[0].Attempts != 1 {
 		t.Fatalf("failed events %+v, want the stranger job restricted after one attempt", failed)
@@ -92,7 +103,7 @@ func TestSimRestrictRefusesNewContacts(t *testing.T) {
 	var reasons []string
 	for _, e := range decoded[event.Session](t, s, "acme", vocab.EventSession) {
 		if strings.HasPrefix(e.Reason, event.ReasonRestricted) {
-			if e.State != "connected" {
+			if e.State != vocab.StateConnected {
 				t.Errorf("restricted session event in state %q, want connected", e.State)
 			}
 			reasons = append(reasons, e.Reason)
