@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wabus/wabus/internal/harness"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // The setups a scenario runs on besides the default one (one nats-server,

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/wabus/wabus/internal/harness"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // pgPair is the pg-standby setup of one scenario.

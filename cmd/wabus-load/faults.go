@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wabus/wabus/internal/harness"
 	"github.com/wabus/wabus/internal/ingest"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // faultResult is what a fault reports.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/wabus/wabus/internal/harness"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // describeMachine returns the lines that say where the figures come from.

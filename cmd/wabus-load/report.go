@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wabus/wabus/internal/harness"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // run runs the selected scenarios (or the scale test), prints the report

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/bus"
-	"github.com/wabus/wabus/internal/harness"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // scaleResult is one restore/memory measurement.

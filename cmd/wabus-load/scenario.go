@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wabus/wabus/internal/harness"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // result is one scenario's row.

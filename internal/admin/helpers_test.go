@@ -23,7 +23,7 @@ import (
 
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/session/wmdriver"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/worker"
 )
 

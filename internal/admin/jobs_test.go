@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/event"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/vocab"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/session/sim"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // delivered is the simulator's notice of a message that reached WhatsApp.

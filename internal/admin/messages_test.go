@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/job"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // TestMessages: POST /v1/sessions/{tenant}/messages validates the job and

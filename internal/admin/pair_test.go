@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/vocab"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/session/wmdriver"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // TestRun runs the admin process as cmd/admin does, on a database and a

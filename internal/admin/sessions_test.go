@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // TestSessions: create, read and list sessions, as recorded in Postgres.

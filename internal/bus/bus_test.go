@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wabus/wabus/internal/bus"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/vocab"
 )
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/bus"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // TestAConnectionLeavesAFrozenServer connects to two servers and freezes

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/wabus/wabus/internal/ctl"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/workertest"
 	"github.com/wabus/wabus/internal/vocab"
-	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // A control request is answered by the tenant's owner whichever worker

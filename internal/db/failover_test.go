@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/db"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // TestPoolFollowsAFailover runs the pool on a multi-host URL with

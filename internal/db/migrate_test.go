@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wabus/wabus/internal/db"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 const describeSchema = `SELECT string_agg(table_name || '.' || column_name || ':' || data_type || ':' || is_nullable, E'\n'

@@ -15,9 +15,9 @@ import (
 	"github.com/wabus/wabus/internal/admin"
 	"github.com/wabus/wabus/internal/obs"
 	"github.com/wabus/wabus/internal/session/wmdriver"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/workertest"
 	"github.com/wabus/wabus/internal/worker"
-	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // series is what a scraper sees of one name: the process that exposes it

@@ -14,9 +14,9 @@ import (
 	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/workertest"
 	"github.com/wabus/wabus/internal/vocab"
-	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // v1Stack is a deployment as v1 left it: the schema up to migration 004

@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // BenchmarkRelay measures how fast committed events reach the stream:

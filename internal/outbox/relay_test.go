@@ -18,7 +18,7 @@ import (
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/event"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/vocab"
 )
 

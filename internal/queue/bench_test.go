@@ -13,7 +13,7 @@ import (
 
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/queue"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // BenchmarkQueueCycle measures the job table alone: b.N jobs over

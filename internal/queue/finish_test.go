@@ -7,7 +7,7 @@ import (
 
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/queue"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // A commit whose acknowledgement is lost (Postgres crashing at that

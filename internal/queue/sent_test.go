@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/wabus/wabus/internal/queue"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // SentMessage finds only the tenant's own sent jobs by message id.

@@ -21,9 +21,9 @@ import (
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wmdriver"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/workertest"
 	"github.com/wabus/wabus/internal/vocab"
-	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // benchTenants is 1,000 unless WABUS_BENCH_TENANTS says otherwise.

@@ -18,10 +18,10 @@ import (
 	"github.com/wabus/wabus/internal/job"
 	"github.com/wabus/wabus/internal/media"
 	"github.com/wabus/wabus/internal/session/sim"
-	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/testing/mediatest"
+	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/workertest"
 	"github.com/wabus/wabus/internal/vocab"
-	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // contentStack is a paired tenant acme on the simulator, with what its

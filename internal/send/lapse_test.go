@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/testenv"
-	"github.com/wabus/wabus/internal/worker/workertest"
+	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/workertest"
 )
 
 // TestSendingResumesAfterTheLeasesWereInDoubt holds the lease renewals of

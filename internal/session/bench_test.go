@@ -9,7 +9,7 @@ import (
 
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wmdriver"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // BenchmarkRestore2000 measures how long a worker takes to restore 2,000

@@ -13,7 +13,7 @@ import (
 
 	"go.mau.fi/whatsmeow/types"
 
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
 )
 

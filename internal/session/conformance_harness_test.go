@@ -17,7 +17,7 @@ import (
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/session/wmdriver"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
 )
 

@@ -7,7 +7,7 @@ import (
 	"go.mau.fi/whatsmeow"
 
 	"github.com/wabus/wabus/internal/session/wa"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // whatsmeow pings every 20-30s and gives each ping 10s. The conformance

@@ -20,7 +20,7 @@ import (
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wa"
 	"github.com/wabus/wabus/internal/session/wmdriver"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 func testLogger() *slog.Logger {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/harness"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/harness"
+	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
 // processLeaseTTL is the workers' lease: short, so that a takeover is quick.

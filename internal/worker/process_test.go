@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/harness"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // These tests run cmd/worker as real processes (simulator driver) and do to

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/workertest"
 	"github.com/wabus/wabus/internal/worker"
-	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // A worker whose metrics address is taken has no /healthz: it stops with

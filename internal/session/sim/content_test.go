@@ -10,10 +10,10 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/sim"
-	"github.com/wabus/wabus/internal/testenv"
 	"github.com/wabus/wabus/internal/testing/mediatest"
+	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/workertest"
 	"github.com/wabus/wabus/internal/vocab"
-	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // A simulated contact sends each content object of a send job, from a

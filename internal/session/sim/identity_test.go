@@ -11,9 +11,9 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/sim"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/workertest"
 	"github.com/wabus/wabus/internal/vocab"
-	"github.com/wabus/wabus/internal/worker/workertest"
 )
 
 // decoded returns the data of tenant's events of kind, in order.

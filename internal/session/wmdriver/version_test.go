@@ -9,7 +9,7 @@ import (
 
 	"go.mau.fi/whatsmeow/store"
 
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
 )
 

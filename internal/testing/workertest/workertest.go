@@ -18,7 +18,7 @@ import (
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/session/sim"
-	"github.com/wabus/wabus/internal/testenv"
+	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/worker"
 )
 

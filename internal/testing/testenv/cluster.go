@@ -3,7 +3,7 @@ package testenv
 import (
 	"testing"
 
-	"github.com/wabus/wabus/internal/harness"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // Cluster is a private Postgres cluster (initdb + pg_ctl) on a free port,
