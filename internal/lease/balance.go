@@ -88,19 +88,37 @@ func (k *Keeper) acquireOrphans(ctx context.Context, n int) error {
 	return nil
 }
 
+// releaseLimit bounds what one tick gives up, and releaseParallel how many
+// sessions it stops at once: the tick also renews the leases this worker
+// keeps, so it must end well within their TTL however many it gives up.
+// The rest goes on the next ticks.
+const (
+	releaseLimit    = 1000
+	releaseParallel = 32
+)
+
 func (k *Keeper) releaseExcess(ctx context.Context, n int) {
+	var give []string
 	for _, t := range k.tenants() {
-		if n == 0 {
-			return
+		if len(give) == min(n, releaseLimit) {
+			break
 		}
-		if !k.owner.Movable(t) {
-			continue
-		}
-		n--
-		if err := k.Release(ctx, t); err != nil {
-			k.log.WarnContext(ctx, "lease release failed", slog.String("tenant", t), slog.String("error", err.Error()))
+		if k.owner.Movable(t) {
+			give = append(give, t)
 		}
 	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, releaseParallel)
+	for _, t := range give {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := k.Release(ctx, t); err != nil {
+				k.log.WarnContext(ctx, "lease release failed", slog.String("tenant", t), slog.String("error", err.Error()))
+			}
+		})
+	}
+	wg.Wait()
 }
 
 const acquireOne = `INSERT INTO wabus_lease AS l (tenant, owner, expires_at)

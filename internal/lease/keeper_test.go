@@ -247,3 +247,41 @@ func TestShutdownReleasesTenantsInParallel(t *testing.T) {
 		t.Fatalf("after shutdown: %d running, leases left", b.count())
 	}
 }
+
+// A worker that gives tenants up to a newcomer stops their sessions at the
+// same time, not one after the other: with thousands to give up, one at a
+// time held its tick (and so the renewal of the leases it keeps) for
+// longer than the leases live, and it lost those too.
+func TestRebalanceReleasesTenantsInParallel(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewStack(t)
+	pairedTenants(t, s, 6)
+	ctx := context.Background()
+	b := &barrier{recorder: recorder{running: map[string]int64{}}, n: 3,
+		entered: make(chan struct{}, 6), all: make(chan struct{})}
+	k, err := New(Config{WorkerID: "a", TTL: 30 * time.Second}, s.Pool, b, quiet, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.tick(ctx)
+	if b.count() != 6 {
+		t.Fatalf("a runs %d of 6", b.count())
+	}
+	other, _ := keeper(t, s, "b", 30*time.Second)
+	if err := other.heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range b.n {
+			<-b.entered
+		}
+		close(b.all)
+	}()
+	k.tick(ctx) // a's share is now 3: it gives 3 up
+	if b.timeout {
+		t.Fatal("sessions given up were stopped one at a time")
+	}
+	if b.count() != 3 || testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_lease WHERE owner = 'a'") != 3 {
+		t.Fatalf("after the rebalance a runs %d, want 3", b.count())
+	}
+}
