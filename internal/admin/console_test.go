@@ -1,14 +1,12 @@
 package admin
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestConsoleHeaders checks what protects the console: its CSP allows no
@@ -89,7 +87,7 @@ func TestConsole(t *testing.T) {
 		return strings.HasPrefix(b.attr("qr-image", "src"), "data:image/png;base64,") && b.visible("qr-image")
 	})
 	b.js(nil, `window.wabusNoReload = true;`)
-	if rep := request(t, e.nc, e.stack.Names.Sim("web1", "scan")); rep["code"] != nil {
+	if rep := ask(t, e.nc, e.stack.Names.Sim("web1", "scan"), nil); rep.Code != "" {
 		t.Fatalf("scan: %v", rep)
 	}
 	b.waitAttr("session-state", "data-state", "connected")
@@ -116,7 +114,7 @@ func TestConsole(t *testing.T) {
 
 	// A contact's markup is shown as text, never run or rendered.
 	markup := `<img src=x onerror=alert(1)>`
-	if rep := requestBody(t, e, "web1", "inbound", map[string]any{"from": "+51900000001", "push_name": markup, "text": markup + " hola", "id": "XSS1"}); rep["code"] != nil {
+	if rep := ask(t, e.nc, e.stack.Names.Sim("web1", "inbound"), map[string]any{"from": "+51900000001", "push_name": markup, "text": markup + " hola", "id": "XSS1"}); rep.Code != "" {
 		t.Fatalf("inbound: %v", rep)
 	}
 	b.waitText("event-row", markup+": "+markup+" hola") // push name, then text
@@ -164,24 +162,6 @@ func TestConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// requestBody sends a simulator control request with a JSON body.
-func requestBody(t *testing.T, e *env, tenant, op string, body any) map[string]any {
-	t.Helper()
-	data, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := e.nc.Request(e.stack.Names.Sim(tenant, op), data, 10*time.Second)
-	if err != nil {
-		t.Fatalf("request %s: %v", op, err)
-	}
-	var rep map[string]any
-	if err := json.Unmarshal(msg.Data, &rep); err != nil {
-		t.Fatalf("reply to %s: %v: %s", op, err, msg.Data)
-	}
-	return rep
 }
 
 // jobStatus is the data-status of the job row of id ("" when not shown).

@@ -22,7 +22,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wabus/wabus/internal/config"
+	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/session/wmdriver"
+	"github.com/wabus/wabus/internal/testing/harness"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/worker"
 )
@@ -296,18 +298,15 @@ func (s *sseStream) wantEnd(t *testing.T, within time.Duration) {
 	}
 }
 
-// request sends a core NATS request and decodes the JSON reply.
-func request(t *testing.T, nc *nats.Conn, subject string) map[string]any {
+// ask sends a control or simulator request and decodes the reply
+// (harness.Request, failing the test when no reply comes within 10s).
+func ask(t *testing.T, nc *nats.Conn, subject string, body any) ctl.Reply {
 	t.Helper()
-	msg, err := nc.Request(subject, nil, 10*time.Second)
+	rep, err := harness.Request(context.Background(), nc, subject, body, 10*time.Second)
 	if err != nil {
-		t.Fatalf("request %s: %v", subject, err)
+		t.Fatal(err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(msg.Data, &m); err != nil {
-		t.Fatalf("reply to %s: %q", subject, msg.Data)
-	}
-	return m
+	return rep
 }
 
 // waitState waits until GET /v1/sessions/{tenant} shows state.
@@ -333,7 +332,7 @@ func (e *env) pair(t *testing.T, tenant string) {
 	if ev := s.next(t, 15*time.Second); ev.name != "qr" {
 		t.Fatalf("first event %s %v, want qr", ev.name, ev.data)
 	}
-	if rep := request(t, e.nc, e.stack.Names.Sim(tenant, "scan")); rep["code"] != nil {
+	if rep := ask(t, e.nc, e.stack.Names.Sim(tenant, "scan"), nil); rep.Code != "" {
 		t.Fatalf("scan: %v", rep)
 	}
 	for {

@@ -119,7 +119,7 @@ func legacyPair(t *testing.T, e *env, id string) {
 	if got := zbarDecode(t, png); got != code {
 		t.Fatalf("zbarimg read %q, want qr_code %q", got, code)
 	}
-	if rep := request(t, e.nc, e.stack.Names.Sim(id, "scan")); rep["code"] != nil {
+	if rep := ask(t, e.nc, e.stack.Names.Sim(id, "scan"), nil); rep.Code != "" {
 		t.Fatalf("scan: %v", rep)
 	}
 	testenv.Eventually(t, 20*time.Second, id+" connected", func() bool {

@@ -40,7 +40,7 @@ func TestPairingQR(t *testing.T) {
 		t.Fatalf("while pairing: %v", s)
 	}
 
-	if rep := request(t, e.nc, e.stack.Names.Sim("t1", "scan")); rep["code"] != nil {
+	if rep := ask(t, e.nc, e.stack.Names.Sim("t1", "scan"), nil); rep.Code != "" {
 		t.Fatalf("scan: %v", rep)
 	}
 	var jid string

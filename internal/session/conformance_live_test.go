@@ -20,6 +20,7 @@ import (
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/session/wmdriver"
+	"github.com/wabus/wabus/internal/testing/harness"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
 	"github.com/wabus/wabus/internal/vocab"
@@ -332,13 +333,9 @@ func TestConformanceRepeatedStreamReplacementStopsUntilReconnect(t *testing.T) {
 	}
 
 	// An operator's reconnect resumes it.
-	msg, err := nc.Request(s.Names.Ctl("acme", ctl.OpReconnect), nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep ctl.Reply
-	if err := json.Unmarshal(msg.Data, &rep); err != nil || rep.Error != "" || rep.State != session.StateConnecting {
-		t.Fatalf("reconnect reply %s, want connecting", msg.Data)
+	rep, err := harness.Request(context.Background(), nc, s.Names.Ctl("acme", ctl.OpReconnect), nil, 10*time.Second)
+	if err != nil || rep.Error != "" || rep.State != session.StateConnecting {
+		t.Fatalf("reconnect reply %+v (%v), want connecting", rep, err)
 	}
 	testenv.Eventually(t, liveWait, "logged in after the reconnect", func() bool {
 		return emu.Logins(dev) == live.ReplacedMax+1 && emu.Connected(dev)

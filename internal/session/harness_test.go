@@ -20,6 +20,7 @@ import (
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wa"
 	"github.com/wabus/wabus/internal/session/wmdriver"
+	"github.com/wabus/wabus/internal/testing/harness"
 	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
@@ -167,20 +168,13 @@ func createTenant(t testing.TB, s *testenv.Stack, id string) {
 	}
 }
 
-// request sends a control or simulator request and decodes the reply.
+// ask sends a control or simulator request and decodes the reply
+// (harness.Request, failing the test when no reply comes within 10s).
 func ask(t testing.TB, nc *nats.Conn, subject string, body any) ctl.Reply {
 	t.Helper()
-	var data []byte
-	if body != nil {
-		data, _ = json.Marshal(body)
-	}
-	msg, err := nc.Request(subject, data, 5*time.Second)
+	rep, err := harness.Request(context.Background(), nc, subject, body, 10*time.Second)
 	if err != nil {
-		t.Fatalf("request %s: %v", subject, err)
-	}
-	var rep ctl.Reply
-	if err := json.Unmarshal(msg.Data, &rep); err != nil {
-		t.Fatalf("reply to %s: %q: %v", subject, msg.Data, err)
+		t.Fatal(err)
 	}
 	return rep
 }

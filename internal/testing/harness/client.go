@@ -29,6 +29,14 @@ type Client struct {
 // returns an error when no reply comes within timeout or it is not JSON;
 // an error reply is returned as a Reply with Code set.
 func (c *Client) Request(ctx context.Context, subject string, body any, timeout time.Duration) (ctl.Reply, error) {
+	return Request(ctx, c.NC, subject, body, timeout)
+}
+
+// Request sends a control or simulator request on nc and decodes the
+// reply: the one way tests and the load tool ask a worker. It returns an
+// error when body cannot be encoded, no reply comes within timeout or the
+// reply is not JSON; an error reply is a Reply with Code set.
+func Request(ctx context.Context, nc *nats.Conn, subject string, body any, timeout time.Duration) (ctl.Reply, error) {
 	var data []byte
 	if body != nil {
 		var err error
@@ -38,7 +46,7 @@ func (c *Client) Request(ctx context.Context, subject string, body any, timeout 
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	msg, err := c.NC.RequestWithContext(rctx, subject, data)
+	msg, err := nc.RequestWithContext(rctx, subject, data)
 	if err != nil {
 		return ctl.Reply{}, fmt.Errorf("request %s: %w", subject, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wabus/wabus/internal/db"
+	"github.com/wabus/wabus/internal/testing/harness"
 )
 
 // DefaultPostgresURL is the shared server's admin URL when
@@ -126,16 +127,10 @@ func QueryInt(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) int64 {
 // without sleeping a fixed time.
 func Eventually(t testing.TB, within time.Duration, msg string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %s: %s", within, msg)
-		case <-tick.C:
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if harness.Poll(ctx, 20*time.Millisecond, func() (bool, error) { return cond(), nil }) != nil {
+		t.Fatalf("timed out after %s: %s", within, msg)
 	}
 }
 
