@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -219,52 +218,39 @@ func deviceOf(t testing.TB, s *testenv.Stack, tenant string) string {
 	return *jid
 }
 
-// connWatch records the simulator's connection notices and fails the test
-// if a tenant ever has two live connections.
-type connWatch struct {
-	t     testing.TB
-	mu    sync.Mutex
-	live  map[string]string // tenant → worker
-	conns map[string]int    // tenant → connections seen
-}
+// connWatch follows the simulator's connection notices (harness.Observer)
+// and fails the test if a tenant ever had two live connections.
+type connWatch struct{ o *harness.Observer }
 
-func watchConns(t testing.TB, s *testenv.Stack, nc *nats.Conn) *connWatch {
-	w := &connWatch{t: t, live: map[string]string{}, conns: map[string]int{}}
-	sub, err := nc.Subscribe(s.Names.Sim("*", "*"), func(msg *nats.Msg) {
-		tenant, op := s.Names.Token(msg.Subject, 1), s.Names.Token(msg.Subject, 2)
-		var body struct{ Worker string }
-		json.Unmarshal(msg.Data, &body)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		switch op {
-		case "connected":
-			if other, ok := w.live[tenant]; ok {
-				t.Errorf("tenant %s connected on %s while still live on %s", tenant, body.Worker, other)
-			}
-			w.live[tenant] = body.Worker
-			w.conns[tenant]++
-		case "disconnected":
-			if w.live[tenant] == body.Worker {
-				delete(w.live, tenant)
-			}
-		}
-	})
+func watchConns(t testing.TB, s *testenv.Stack) *connWatch {
+	o, err := harness.Observe(s.NATS.URL(), s.Names)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sub.Unsubscribe() })
-	nc.Flush()
-	return w
+	t.Cleanup(func() {
+		for _, v := range o.Violations() {
+			t.Errorf("%s", v)
+		}
+		o.Close()
+	})
+	return &connWatch{o: o}
 }
 
+// connections counts tenant's connections seen so far.
 func (w *connWatch) connections(tenant string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.conns[tenant]
+	n := 0
+	for _, ev := range w.o.History(tenant) {
+		if ev.Kind == "connected" {
+			n++
+		}
+	}
+	return n
 }
 
+// liveOn names the worker tenant is connected on, "" when none.
 func (w *connWatch) liveOn(tenant string) string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.live[tenant]
+	if live := w.o.Live(tenant); len(live) > 0 {
+		return live[0]
+	}
+	return ""
 }
