@@ -112,8 +112,7 @@ func (s *Session) loginTimer() *time.Timer {
 // help (only a newer version can: the whatsmeow driver fetches the
 // current one when it sees this), so the session waits OutdatedRetry.
 func (s *Session) outdated(ctx context.Context, ev wa.ConnectFailure) step {
-	s.closeConn()
-	s.notifyDisconnected()
+	s.dropConn()
 	s.m.metrics.live.outdated.Inc()
 	d := retry.Jitter(s.m.cfg.Liveness.OutdatedRetry)
 	reason := fmt.Sprintf("%s: whatsapp refuses this client version (%s); next try in %s; upgrade wabus (docs/OPERATIONS.md)",
@@ -130,8 +129,7 @@ func (s *Session) outdated(ctx context.Context, ev wa.ConnectFailure) step {
 // delay that grows with each ban in a row, never in a loop. Sends wait
 // meanwhile: the session is not usable, so no send loop runs.
 func (s *Session) banned(ctx context.Context, ev wa.TemporaryBan) step {
-	s.closeConn()
-	s.notifyDisconnected()
+	s.dropConn()
 	d := time.Until(ev.Expires)
 	reason := fmt.Sprintf("%s: %s; until %s", event.ReasonBanned, ev.Reason, ev.Expires.UTC().Format(time.RFC3339))
 	if ev.Expires.IsZero() || d <= 0 {
@@ -162,8 +160,7 @@ func (s *Session) banDelay(n int) time.Duration {
 // backoff; ReplacedMax within ReplacedWindow stop the session, so two
 // clients of one device never kick each other off forever.
 func (s *Session) streamReplaced(ctx context.Context) step {
-	s.closeConn()
-	s.notifyDisconnected()
+	s.dropConn()
 	if !s.m.keeper.Valid(s.lease) {
 		return s.fenced
 	}

@@ -116,8 +116,7 @@ func (s *Session) run(ctx context.Context) {
 			ended = true
 		}
 	}
-	s.closeConn()
-	s.notifyDisconnected()
+	s.dropConn()
 	if ended {
 		s.m.ended(s)
 	}
@@ -213,6 +212,15 @@ func (s *Session) current(ev connEvent) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return ev.gen == s.gen && s.conn != nil
+}
+
+// dropConn tells the listeners that the session stops being usable, which
+// stops its send loop (a send in flight ends or is handed back), and then
+// closes the connection: no send is left waiting on a connection that is
+// going away.
+func (s *Session) dropConn() {
+	s.notifyDisconnected()
+	s.closeConn()
 }
 
 func (s *Session) closeConn() {

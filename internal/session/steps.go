@@ -91,8 +91,7 @@ func (s *Session) loggedIn(ctx context.Context, jid string) step {
 const connectFailureClientOutdated = 405
 
 func (s *Session) dropped(ctx context.Context, reason string) step {
-	s.closeConn()
-	s.notifyDisconnected()
+	s.dropConn()
 	return s.backoff(errors.New(reason))
 }
 
@@ -167,13 +166,13 @@ func (s *Session) idle(ctx context.Context) step {
 // fenced: a newer owner exists; stop without writing anything.
 func (s *Session) fenced(ctx context.Context) step {
 	s.log.WarnContext(ctx, "lease lost: session stops")
-	s.closeConn()
+	s.dropConn()
 	return nil
 }
 
 // shutdown disconnects and records it while the lease is still ours.
 func (s *Session) shutdown(ctx context.Context) step {
-	s.closeConn()
+	s.dropConn()
 	if s.m.keeper.Valid(s.lease) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
@@ -204,8 +203,7 @@ func (s *Session) onRequest(ctx context.Context, req *request) step {
 			return nil
 		}
 		req.answer(ctl.Reply{State: StateConnecting})
-		s.closeConn()
-		s.notifyDisconnected()
+		s.dropConn()
 		s.attempt = 0
 		s.resume()
 		return s.reconnect
@@ -226,8 +224,7 @@ func (s *Session) logout(ctx context.Context, req *request) step {
 			s.log.WarnContext(ctx, "logout from whatsapp failed; credentials deleted anyway", slog.String("error", err.Error()))
 		}
 	}
-	s.closeConn()
-	s.notifyDisconnected()
+	s.dropConn()
 	s.m.deleteDevice(ctx, s.tenant)
 	s.transition(ctx, change{state: StateLoggedOut, reason: "logged out on request", clearDevice: true})
 	req.answer(ctl.Reply{State: StateLoggedOut})
