@@ -69,28 +69,16 @@ type Media struct {
 	Thumbnail string `json:"thumbnail,omitempty"`
 }
 
-// wire is the JSON shape Decode reads: not_after is a string so that a bad
-// time is reported as invalid_job with the job id.
+// wire is the JSON shape Decode reads: a Job whose not_after is a string,
+// so that a bad time is reported as invalid_job with the job id (the
+// outer field hides the embedded one).
 type wire struct {
-	ID       string          `json:"id"`
-	To       string          `json:"to"`
-	Text     string          `json:"text"`
-	Document *Media          `json:"document"`
-	Image    *Media          `json:"image"`
-	Audio    *Media          `json:"audio"`
-	Video    *Media          `json:"video"`
-	Sticker  *Media          `json:"sticker"`
-	Reaction *event.Reaction `json:"reaction"`
-	Edit     *event.Edit     `json:"edit"`
-	Revoke   *event.Revoke   `json:"revoke"`
-	Location *event.Location `json:"location"`
-	Contact  *event.Contact  `json:"contact"`
-	Poll     *event.Poll     `json:"poll"`
-	Read     *event.Read     `json:"read"`
-	ReplyTo  string          `json:"reply_to"`
-	Typing   int             `json:"typing_seconds"`
-	NotAfter string          `json:"not_after"`
+	fields
+	NotAfter string `json:"not_after"`
 }
+
+// fields is Job without its methods, for wire to embed.
+type fields Job
 
 // Parse decodes and validates a job: Decode, then Validate. It returns the
 // job or an *Error with code invalid_job or invalid_recipient; the error's
@@ -126,12 +114,7 @@ func Decode(data []byte) (*Job, error) {
 		e.Err = err
 		return nil, e
 	}
-	j := &Job{
-		ID: w.ID, To: w.To, Text: w.Text, ReplyTo: w.ReplyTo,
-		Document: w.Document, Image: w.Image, Audio: w.Audio, Video: w.Video, Sticker: w.Sticker,
-		Reaction: w.Reaction, Edit: w.Edit, Revoke: w.Revoke, Location: w.Location, Contact: w.Contact,
-		Poll: w.Poll, Read: w.Read, TypingSeconds: w.Typing,
-	}
+	j := (*Job)(&w.fields)
 	for _, m := range []*Media{j.Document, j.Image, j.Video, j.Sticker} {
 		if m != nil {
 			m.PTT = false
