@@ -1,5 +1,7 @@
 package event
 
+import "github.com/wabus/wabus/internal/vocab"
+
 // The content objects of the contract's v2 kinds: the same JSON in a send
 // job (internal/job validates them there) and in a message event, under the
 // key named by the kind (vocab.ContentReaction and the others).
@@ -63,4 +65,39 @@ type PollVote struct {
 type Read struct {
 	MessageIDs []string `json:"message_ids"`
 	Sender     string   `json:"sender,omitempty"`
+}
+
+// Contents holds the content objects of the v2 kinds, each under its JSON
+// key (vocab.ContentReaction and the others), exclusive with each other: a
+// send job, the message the pipeline hands a driver and the simulator's
+// delivered notice carry at most one. A message event has its own fields
+// (a poll_vote, and no read).
+type Contents struct {
+	Reaction *Reaction `json:"reaction,omitempty"`
+	Edit     *Edit     `json:"edit,omitempty"`
+	Revoke   *Revoke   `json:"revoke,omitempty"`
+	Location *Location `json:"location,omitempty"`
+	Contact  *Contact  `json:"contact,omitempty"`
+	Poll     *Poll     `json:"poll,omitempty"`
+	Read     *Read     `json:"read,omitempty"`
+}
+
+// Kinds lists the kinds of the content objects present, in the order of
+// the contract's tables.
+func (c *Contents) Kinds() []string {
+	var kinds []string
+	for _, o := range [...]struct {
+		present bool
+		kind    string
+	}{
+		{c.Reaction != nil, vocab.ContentReaction}, {c.Edit != nil, vocab.ContentEdit},
+		{c.Revoke != nil, vocab.ContentRevoke}, {c.Location != nil, vocab.ContentLocation},
+		{c.Contact != nil, vocab.ContentContact}, {c.Poll != nil, vocab.ContentPoll},
+		{c.Read != nil, vocab.ContentRead},
+	} {
+		if o.present {
+			kinds = append(kinds, o.kind)
+		}
+	}
+	return kinds
 }

@@ -45,14 +45,7 @@ func (j *Job) contents() []string {
 	add(j.Audio != nil, vocab.ContentAudio)
 	add(j.Video != nil, vocab.ContentVideo)
 	add(j.Sticker != nil, vocab.ContentSticker)
-	add(j.Reaction != nil, vocab.ContentReaction)
-	add(j.Edit != nil, vocab.ContentEdit)
-	add(j.Revoke != nil, vocab.ContentRevoke)
-	add(j.Location != nil, vocab.ContentLocation)
-	add(j.Contact != nil, vocab.ContentContact)
-	add(j.Poll != nil, vocab.ContentPoll)
-	add(j.Read != nil, vocab.ContentRead)
-	return kinds
+	return append(kinds, j.Contents.Kinds()...)
 }
 
 // validateObject checks the one v2 content object of a job: text is not

@@ -38,13 +38,7 @@ type Job struct {
 	Sticker  *Media `json:"sticker,omitempty"`
 	// The v2 contents, each exclusive with the media objects and with
 	// each other (see content.go for their rules).
-	Reaction *event.Reaction `json:"reaction,omitempty"`
-	Edit     *event.Edit     `json:"edit,omitempty"`
-	Revoke   *event.Revoke   `json:"revoke,omitempty"`
-	Location *event.Location `json:"location,omitempty"`
-	Contact  *event.Contact  `json:"contact,omitempty"`
-	Poll     *event.Poll     `json:"poll,omitempty"`
-	Read     *event.Read     `json:"read,omitempty"`
+	event.Contents
 	// ReplyTo is the WhatsApp id of a message to quote, if any.
 	ReplyTo string `json:"reply_to,omitempty"`
 	// TypingSeconds is how long the tenant shows "typing…" (or

@@ -18,11 +18,14 @@ import (
 // edited; an edit job past it fails with invalid_job.
 const EditWindow = 15 * time.Minute
 
-// content fills in the v2 content object of a job for the driver. An edit
-// or revoke must name a message this tenant sent to the same chat
-// (unknown_message otherwise); a reaction names its target's author.
+// content fills in the v2 content object of a job for the driver: the
+// job's own, but for a reaction's and a read's sender and a contact's
+// vCard. An edit or revoke must name a message this tenant sent to the
+// same chat (unknown_message otherwise); a reaction names its target's
+// author.
 func (w *work) content(out *wa.OutMessage, jid string) *job.Error {
 	j := w.job
+	out.Contents = j.Contents
 	switch out.Kind {
 	case vocab.ContentReaction:
 		return w.reaction(out, jid)
@@ -30,22 +33,12 @@ func (w *work) content(out *wa.OutMessage, jid string) *job.Error {
 		if _, jerr := w.target("edit", j.Edit.MessageID, jid); jerr != nil {
 			return jerr
 		}
-		e := *j.Edit
-		out.Edit = &e
 	case vocab.ContentRevoke:
 		if _, jerr := w.target("revoke", j.Revoke.MessageID, jid); jerr != nil {
 			return jerr
 		}
-		r := *j.Revoke
-		out.Revoke = &r
-	case vocab.ContentLocation:
-		l := *j.Location
-		out.Location = &l
 	case vocab.ContentContact:
 		out.Contact = job.ContactCard(j.Contact)
-	case vocab.ContentPoll:
-		p := *j.Poll
-		out.Poll = &p
 	case vocab.ContentRead:
 		r := event.Read{MessageIDs: j.Read.MessageIDs}
 		if j.Read.Sender != "" {

@@ -28,13 +28,7 @@ type Delivered struct {
 	ReplyTo   string          `json:"reply_to,omitempty"`
 	Media     *DeliveredMedia `json:"media,omitempty"`
 	// The content object of a v2 kind, under its key.
-	Reaction *event.Reaction `json:"reaction,omitempty"`
-	Edit     *event.Edit     `json:"edit,omitempty"`
-	Revoke   *event.Revoke   `json:"revoke,omitempty"`
-	Location *event.Location `json:"location,omitempty"`
-	Contact  *event.Contact  `json:"contact,omitempty"`
-	Poll     *event.Poll     `json:"poll,omitempty"`
-	Read     *event.Read     `json:"read,omitempty"`
+	event.Contents
 }
 
 // DeliveredMedia describes the bytes a simulated recipient got, and what
@@ -108,8 +102,7 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 // delivered is the notice of what the recipient got.
 func delivered(msg *wa.OutMessage) Delivered {
 	d := Delivered{MessageID: msg.ID, To: msg.To, Type: msg.Kind, Text: msg.Text, JobID: msg.JobID, ReplyTo: msg.ReplyTo,
-		Reaction: msg.Reaction, Edit: msg.Edit, Revoke: msg.Revoke, Location: msg.Location, Contact: msg.Contact,
-		Poll: msg.Poll, Read: msg.Read}
+		Contents: msg.Contents}
 	if msg.Kind == vocab.ContentRead {
 		d.MessageID = ""
 	}

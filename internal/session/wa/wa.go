@@ -215,13 +215,7 @@ type OutMessage struct {
 	// the tenant's own message, else the target's author (the contact in
 	// a one-to-one chat); a Read's Sender is a JID; a Contact always has
 	// its VCard.
-	Reaction *event.Reaction
-	Edit     *event.Edit
-	Revoke   *event.Revoke
-	Location *event.Location
-	Contact  *event.Contact
-	Poll     *event.Poll
-	Read     *event.Read
+	event.Contents
 }
 
 // SendResult is what WhatsApp answered to a send. ToJID is the JID the

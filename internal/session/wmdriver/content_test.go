@@ -30,7 +30,7 @@ func TestBuildReactionKeys(t *testing.T) {
 		{"member's message, group", group.String(), member, false, member},
 	}
 	for _, tt := range tests {
-		msg := &wa.OutMessage{Kind: vocab.ContentReaction, Reaction: &event.Reaction{MessageID: "3EB0T", Emoji: "👍", Sender: tt.sender}}
+		msg := &wa.OutMessage{Kind: vocab.ContentReaction, Contents: event.Contents{Reaction: &event.Reaction{MessageID: "3EB0T", Emoji: "👍", Sender: tt.sender}}}
 		chat := alice
 		if tt.chat == group.String() {
 			chat = group
@@ -50,26 +50,26 @@ func TestBuildReactionKeys(t *testing.T) {
 func TestBuildContents(t *testing.T) {
 	t.Parallel()
 	lat, long := 1.5, -2.25
-	loc, _ := build(t, &wa.OutMessage{Kind: vocab.ContentLocation, ReplyTo: "3EB0Q", Location: &event.Location{Latitude: &lat, Longitude: &long, Name: "N"}}, alice)
+	loc, _ := build(t, &wa.OutMessage{Kind: vocab.ContentLocation, ReplyTo: "3EB0Q", Contents: event.Contents{Location: &event.Location{Latitude: &lat, Longitude: &long, Name: "N"}}}, alice)
 	if l := loc.GetLocationMessage(); l.GetDegreesLatitude() != lat || l.GetDegreesLongitude() != long || l.GetName() != "N" || l.Address != nil ||
 		l.GetContextInfo().GetStanzaID() != "3EB0Q" {
 		t.Errorf("location %v", l)
 	}
-	edit, _ := build(t, &wa.OutMessage{Kind: vocab.ContentEdit, Edit: &event.Edit{MessageID: "3EB0E", Text: "nuevo"}}, alice)
+	edit, _ := build(t, &wa.OutMessage{Kind: vocab.ContentEdit, Contents: event.Contents{Edit: &event.Edit{MessageID: "3EB0E", Text: "nuevo"}}}, alice)
 	if p := edit.GetEditedMessage().GetMessage().GetProtocolMessage(); p.GetType() != waE2E.ProtocolMessage_MESSAGE_EDIT ||
 		p.GetKey().GetID() != "3EB0E" || !p.GetKey().GetFromMe() || p.GetEditedMessage().GetConversation() != "nuevo" {
 		t.Errorf("edit %v", p)
 	}
-	rev, _ := build(t, &wa.OutMessage{Kind: vocab.ContentRevoke, Revoke: &event.Revoke{MessageID: "3EB0R"}}, alice)
+	rev, _ := build(t, &wa.OutMessage{Kind: vocab.ContentRevoke, Contents: event.Contents{Revoke: &event.Revoke{MessageID: "3EB0R"}}}, alice)
 	if p := rev.GetProtocolMessage(); p.GetType() != waE2E.ProtocolMessage_REVOKE || p.GetKey().GetID() != "3EB0R" || !p.GetKey().GetFromMe() {
 		t.Errorf("revoke %v", p)
 	}
-	poll, _ := build(t, &wa.OutMessage{Kind: vocab.ContentPoll, Poll: &event.Poll{Question: "q", Options: []string{"a", "b"}, Multiple: true}}, alice)
+	poll, _ := build(t, &wa.OutMessage{Kind: vocab.ContentPoll, Contents: event.Contents{Poll: &event.Poll{Question: "q", Options: []string{"a", "b"}, Multiple: true}}}, alice)
 	if p := poll.GetPollCreationMessage(); p.GetName() != "q" || len(p.GetOptions()) != 2 || p.GetSelectableOptionsCount() != 0 ||
 		len(poll.GetMessageContextInfo().GetMessageSecret()) != 32 {
 		t.Errorf("poll %v", poll)
 	}
-	card, _ := build(t, &wa.OutMessage{Kind: vocab.ContentContact, Contact: &event.Contact{Name: "Ana", VCard: "BEGIN:VCARD\nEND:VCARD"}}, alice)
+	card, _ := build(t, &wa.OutMessage{Kind: vocab.ContentContact, Contents: event.Contents{Contact: &event.Contact{Name: "Ana", VCard: "BEGIN:VCARD\nEND:VCARD"}}}, alice)
 	if c := card.GetContactMessage(); c.GetDisplayName() != "Ana" || c.GetVcard() != "BEGIN:VCARD\nEND:VCARD" {
 		t.Errorf("contact %v", c)
 	}
