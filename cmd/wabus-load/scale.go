@@ -100,7 +100,7 @@ func (r *scaleResult) prepare(ctx context.Context, e *env, s *harness.Stack, nam
 		}
 		progress("[scale] seeding %d paired devices", len(tenants))
 		start = time.Now()
-		if err := s.Client.SeedDevices(ctx, tenants); err != nil {
+		if err := seedDevices(ctx, s.Client.Pool, tenants); err != nil {
 			return err
 		}
 		r.pairTime, r.drain = time.Since(start), 0

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // DB is what the admin side runs its statements on: a pool or a pgx.Tx.
@@ -38,6 +39,25 @@ func Create(ctx context.Context, db DB, id string) (created bool, err error) {
 		return false, fmt.Errorf("create tenant: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+const setPaired = `INSERT INTO wabus_tenant (id, device_jid, jid, state)
+SELECT t.id, t.jid, t.jid, $3 FROM unnest($1::text[], $2::text[]) AS t(id, jid)
+ON CONFLICT (id) DO UPDATE SET device_jid = excluded.device_jid, jid = excluded.jid, state = excluded.state`
+
+// SetPaired records the tenants ids as paired with the devices jids (the
+// same index in each) and disconnected, creating those that do not exist
+// yet, in one statement: for tenants no worker serves, whose devices were
+// stored without pairing (the load tool's seeded scale test). It returns
+// an error when the lists differ in length, or the database's error.
+func SetPaired(ctx context.Context, db DB, ids, jids []string) error {
+	if len(ids) != len(jids) {
+		return fmt.Errorf("set paired: %d tenants but %d devices", len(ids), len(jids))
+	}
+	if _, err := db.Exec(ctx, setPaired, ids, jids, vocab.StateDisconnected); err != nil {
+		return fmt.Errorf("set paired: %w", err)
+	}
+	return nil
 }
 
 const selectDevice = `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1`

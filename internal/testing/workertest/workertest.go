@@ -18,6 +18,7 @@ import (
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/session/sim"
+	"github.com/wabus/wabus/internal/tenant"
 	"github.com/wabus/wabus/internal/testing/harness"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/worker"
@@ -86,20 +87,20 @@ func Request(t testing.TB, nc *nats.Conn, subject string, body any) ctl.Reply {
 	return rep
 }
 
-// Pair creates tenant and pairs it through the simulator, then waits until
+// Pair creates tenant id and pairs it through the simulator, then waits until
 // it is connected.
-func Pair(t testing.TB, s *testenv.Stack, nc *nats.Conn, tenant string) {
+func Pair(t testing.TB, s *testenv.Stack, nc *nats.Conn, id string) {
 	t.Helper()
-	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO wabus_tenant (id) VALUES ($1) ON CONFLICT DO NOTHING`, tenant); err != nil {
+	if _, err := tenant.Create(context.Background(), s.Pool, id); err != nil {
 		t.Fatal(err)
 	}
-	if rep := Request(t, nc, s.Names.Ctl(tenant, ctl.OpPair), nil); rep.QR == "" {
-		t.Fatalf("pair %s: %+v", tenant, rep)
+	if rep := Request(t, nc, s.Names.Ctl(id, ctl.OpPair), nil); rep.QR == "" {
+		t.Fatalf("pair %s: %+v", id, rep)
 	}
-	if rep := Request(t, nc, s.Names.Sim(tenant, "scan"), nil); rep.Error != "" {
-		t.Fatalf("scan %s: %+v", tenant, rep)
+	if rep := Request(t, nc, s.Names.Sim(id, "scan"), nil); rep.Error != "" {
+		t.Fatalf("scan %s: %+v", id, rep)
 	}
-	WaitState(t, s, tenant, "connected")
+	WaitState(t, s, id, "connected")
 }
 
 // WaitState waits until tenant's recorded state is want.
