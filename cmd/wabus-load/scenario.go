@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wabus/wabus/internal/tenant"
 	"github.com/wabus/wabus/internal/testing/harness"
 )
 
@@ -144,6 +145,9 @@ func (e *env) pair(ctx context.Context, name string, s *harness.Stack, tenants [
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	start := time.Now()
+	if err := tenant.CreateAll(ctx, s.Client.Pool, tenants); err != nil {
+		return 0, err
+	}
 	if err := s.Client.Pair(pctx, tenants, 64); err != nil {
 		return 0, err
 	}

@@ -41,6 +41,17 @@ func Create(ctx context.Context, db DB, id string) (created bool, err error) {
 	return tag.RowsAffected() == 1, nil
 }
 
+const insertTenants = `INSERT INTO wabus_tenant (id) SELECT unnest($1::text[]) ON CONFLICT (id) DO NOTHING`
+
+// CreateAll creates the tenants ids that do not exist yet as unpaired, in
+// one statement. It returns the database's error.
+func CreateAll(ctx context.Context, db DB, ids []string) error {
+	if _, err := db.Exec(ctx, insertTenants, ids); err != nil {
+		return fmt.Errorf("create tenants: %w", err)
+	}
+	return nil
+}
+
 const setPaired = `INSERT INTO wabus_tenant (id, device_jid, jid, state)
 SELECT t.id, t.jid, t.jid, $3 FROM unnest($1::text[], $2::text[]) AS t(id, jid)
 ON CONFLICT (id) DO UPDATE SET device_jid = excluded.device_jid, jid = excluded.jid, state = excluded.state`

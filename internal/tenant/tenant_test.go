@@ -53,3 +53,24 @@ func TestSetPaired(t *testing.T) {
 		t.Errorf("a refused call changed acme: %+v", got)
 	}
 }
+
+func TestCreateAll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.Pool(t, testenv.PostgresDB(t))
+	if err := db.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := tenant.SetPaired(ctx, pool, []string{"acme"}, []string{"51911111111:3@s.whatsapp.net"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tenant.CreateAll(ctx, pool, []string{"acme", "t1", "t2"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := testenv.QueryInt(t, pool, `SELECT count(*) FROM wabus_tenant WHERE id IN ('t1', 't2') AND state = $1 AND device_jid IS NULL`, vocab.StateUnpaired); n != 2 {
+		t.Fatalf("%d new tenants unpaired, want 2", n)
+	}
+	if jid, _, err := tenant.Device(ctx, pool, "acme"); err != nil || jid != "51911111111:3@s.whatsapp.net" {
+		t.Fatalf("an existing tenant changed: device %q, %v", jid, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wabus/wabus/internal/tenant"
 	"github.com/wabus/wabus/internal/testing/harness"
 	"github.com/wabus/wabus/internal/testing/testenv"
 )
@@ -101,6 +102,9 @@ func pairAll(t *testing.T, s *harness.Stack, tenants []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if err := tenant.CreateAll(ctx, s.Client.Pool, tenants); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Client.Pair(ctx, tenants, 8); err != nil {
 		t.Fatal(err)
 	}

@@ -10,18 +10,13 @@ import (
 	"github.com/wabus/wabus/internal/ctl"
 )
 
-const insertTenants = `INSERT INTO wabus_tenant (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`
-
-// Pair creates the tenants and pairs each through the control path (ctl
+// Pair pairs the tenants, which must exist (tenant.CreateAll), each through the control path (ctl
 // pair, then the simulator's scan), concurrency at a time, retrying while
 // the owner is unavailable or a pairing got lost. It returns once every
 // tenant's device is recorded, not once every tenant is connected (see
 // WaitConnected); it returns an error when ctx ends first or a tenant is
 // rejected for good.
 func (c *Client) Pair(ctx context.Context, tenants []string, concurrency int) error {
-	if _, err := c.Pool.Exec(ctx, insertTenants, tenants); err != nil {
-		return fmt.Errorf("create tenants: %w", err)
-	}
 	work := make(chan string)
 	errs := make(chan error, 1)
 	var wg sync.WaitGroup
