@@ -39,7 +39,7 @@ func migrate(t testing.TB, s *testenv.Stack) {
 }
 
 // startWorker runs a worker in the test process on the simulator driver.
-func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts ...func(*sim.Config)) *EmuWorker {
+func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts ...func(*sim.Config)) *testWorker {
 	t.Helper()
 	log := testLogger().With("worker", id)
 	simCfg := sim.Config{WorkerID: id, Names: s.Names}
@@ -54,10 +54,21 @@ func startWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, simOpts 
 	return runTestWorker(t, s, id, cfg, driver, log, nil)
 }
 
-// runTestWorker runs a worker in the test process on driver: manager,
-// outbox relay and writer, and parts (the send pipeline, say), and waits
+// testWorker is the manager under test, with the outbox writer and relay
+// it writes through and the control router that reaches it: a worker
+// without its send pipeline, whose insides the tests of this package look
+// at. (Whole workers are built by worker.New; its tests, and the
+// conformance tests in wmdriver, run those.)
+type testWorker struct {
+	M    *Manager
+	Reg  *prometheus.Registry
+	stop func()
+}
+
+// runTestWorker runs the manager under test on driver, with setup run on
+// it before it starts (to set test hooks without a data race), and waits
 // until it has registered. Unset reconnect delays are short, the lease 3s.
-func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver wa.Driver, log *slog.Logger, setup func(*Manager), parts ...WorkerPart) *EmuWorker {
+func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver wa.Driver, log *slog.Logger, setup func(*Manager)) *testWorker {
 	t.Helper()
 	nc := s.NATS.Conn(t)
 	js := s.NATS.JetStream(t)
@@ -84,25 +95,10 @@ func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver
 	if err != nil {
 		t.Fatal(err)
 	}
-	var runs []func(context.Context) error
-	for _, p := range parts {
-		l, run := p(id, writer, reg, log)
-		m.AddListener(l)
-		runs = append(runs, run)
-	}
-
-	var infra, partsWG sync.WaitGroup
+	var infra sync.WaitGroup
 	ictx, stopInfra := context.WithCancel(context.Background())
 	infra.Go(func() { relay.Run(ictx) })
 	infra.Go(func() { writer.Run(ictx, 2) })
-	pctx, stopParts := context.WithCancel(context.Background())
-	for _, run := range runs {
-		partsWG.Go(func() {
-			if err := run(pctx); err != nil {
-				t.Errorf("worker %s part: %v", id, err)
-			}
-		})
-	}
 	rctx, stopRouter := context.WithCancel(context.Background())
 	rdone := make(chan struct{})
 	infra.Go(func() {
@@ -125,15 +121,13 @@ func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver
 		}
 	})
 	var once sync.Once
-	w := &EmuWorker{M: m, Reg: reg}
+	w := &testWorker{M: m, Reg: reg}
 	w.stop = func() {
 		once.Do(func() {
 			stopRouter()
 			<-rdone
 			stopManager()
 			<-mdone
-			stopParts()
-			partsWG.Wait()
 			testenv.Eventually(t, 10*time.Second, "outbox drained", func() bool {
 				return testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_outbox") == 0
 			})
@@ -142,11 +136,6 @@ func runTestWorker(t testing.TB, s *testenv.Stack, id string, cfg Config, driver
 		})
 	}
 	t.Cleanup(w.stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("worker %s counters: %s", id, counters(reg))
-		}
-	})
 	testenv.Eventually(t, 10*time.Second, "worker "+id+" registered", func() bool {
 		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_worker WHERE id = $1`, id) == 1
 	})

@@ -27,11 +27,11 @@ import (
 // outbox.
 const inboundTimeout = 30 * time.Second
 
-// inboundAttempts is how many times in a row an inbound event is offered
+// InboundAttempts is how many times in a row an inbound event is offered
 // to the outbox before the session gives up on the connection: WhatsApp
 // delivers an unacknowledged message again only on the next login, so the
 // session drops the connection and logs in again.
-const inboundAttempts = 3
+const InboundAttempts = 3
 
 // inboundRetryDelay is the pause after the first failed attempt; it
 // doubles after each further one (jittered).
@@ -62,7 +62,7 @@ func (m *Manager) storeMessage(h handler, msg wa.Message) (ok bool) {
 	})
 }
 
-// durably runs store until it succeeds, at most inboundAttempts times with
+// durably runs store until it succeeds, at most InboundAttempts times with
 // a growing pause, and reports whether it did. When every attempt failed
 // it has the session drop the connection, so that WhatsApp delivers the
 // event again on the next login; nothing else would make it.
@@ -76,7 +76,7 @@ func (m *Manager) durably(h handler, kind string, store func(context.Context) er
 			return true
 		}
 		m.metrics.inboundFailures.WithLabelValues(kind).Inc()
-		if attempt == inboundAttempts || !retry.Sleep(s.ctx, retry.Jitter(delay)) {
+		if attempt == InboundAttempts || !retry.Sleep(s.ctx, retry.Jitter(delay)) {
 			s.log.Warn("inbound event not stored; the connection is dropped so that whatsapp delivers it again",
 				slog.String("kind", kind), slog.Int("attempts", attempt), slog.String("error", err.Error()))
 			h.redeliver(kind)
@@ -134,7 +134,7 @@ func at(t time.Time) time.Time {
 
 // attachment stores a message's attachment and returns its description,
 // or the media_error code of one that can never be had: one WhatsApp
-// refuses for good, or one whose download failed mediaAttempts times over
+// refuses for good, or one whose download failed MediaAttempts times over
 // the message's deliveries. Other failures are returned, to be retried.
 func (m *Manager) attachment(ctx context.Context, s *Session, msgID string, in *wa.InboundMedia) (*event.Media, string, error) {
 	key := s.tenant + "/" + msgID
@@ -150,7 +150,7 @@ func (m *Manager) attachment(ctx context.Context, s *Session, msgID string, in *
 		s.log.InfoContext(ctx, "inbound media left out of its message", slog.String("message_id", msgID),
 			slog.String("media_error", merr.Code), slog.String("error", err.Error()))
 		return nil, merr.Code, nil
-	case errors.As(err, &ferr) && m.mediaFailures.add(key) >= mediaAttempts:
+	case errors.As(err, &ferr) && m.mediaFailures.add(key) >= MediaAttempts:
 		m.mediaFailures.forget(key)
 		s.log.WarnContext(ctx, "inbound media left out of its message after repeated download failures",
 			slog.String("message_id", msgID), slog.String("error", err.Error()))
@@ -163,9 +163,9 @@ func (m *Manager) attachment(ctx context.Context, s *Session, msgID string, in *
 // it in the bucket.
 const mediaTimeout = 2 * time.Minute
 
-// mediaAttempts is how many failed downloads of an attachment, over all
+// MediaAttempts is how many failed downloads of an attachment, over all
 // deliveries of its message, give it up as unavailable.
-const mediaAttempts = 3 * inboundAttempts
+const MediaAttempts = 3 * InboundAttempts
 
 // fetchError is a transient failure to download an attachment (as opposed
 // to one to store it, which is this worker's problem, not the message's).

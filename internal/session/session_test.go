@@ -20,19 +20,7 @@ import (
 // sessionEvents returns the session events of tenant on the bus, in order.
 func sessionEvents(t testing.TB, s *testenv.Stack, tenant string) []event.Session {
 	t.Helper()
-	var out []event.Session
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, vocab.EventSession)) {
-		var ev event.Event
-		var d event.Session
-		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
-			t.Fatalf("bad session event %s", m.Data())
-		}
-		if ev.Type != vocab.EventSession.Type || ev.Source != "wa/"+tenant || ev.SpecVersion != "1.0" {
-			t.Fatalf("session event envelope %+v", ev)
-		}
-		out = append(out, d)
-	}
-	return out
+	return testenv.Events[event.Session](t, s, tenant, vocab.EventSession)
 }
 
 func hasState(evs []event.Session, state string) bool {
@@ -207,16 +195,8 @@ func TestPairingTimesOutToUnpaired(t *testing.T) {
 func messageEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Message {
 	t.Helper()
 	out := map[string][]event.Message{}
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, vocab.EventMessage)) {
-		var ev event.Event
-		var d event.Message
-		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
-			t.Fatalf("bad message event %s", m.Data())
-		}
-		if ev.Type != vocab.EventMessage.Type || ev.Source != "wa/"+tenant || m.Headers().Get("Nats-Msg-Id") != ev.ID {
-			t.Fatalf("message event envelope %+v", ev)
-		}
-		out[d.MessageID] = append(out[d.MessageID], d)
+	for _, m := range testenv.Events[event.Message](t, s, tenant, vocab.EventMessage) {
+		out[m.MessageID] = append(out[m.MessageID], m)
 	}
 	return out
 }

@@ -15,6 +15,9 @@ import (
 // driver returns Deps.Driver, or builds the driver cfg.Driver names.
 func (w *Worker) driver() (wa.Driver, error) {
 	if w.deps.Driver != nil {
+		if w.deps.DriverRun != nil {
+			w.beside = append(w.beside, w.deps.DriverRun)
+		}
 		return w.deps.Driver, nil
 	}
 	switch w.cfg.Driver {

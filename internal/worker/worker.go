@@ -50,6 +50,12 @@ type Deps struct {
 	Registry Registry
 	// Driver is the WhatsApp driver. Defaults to the one cfg.Driver names.
 	Driver wa.Driver
+	// DriverRun, with Driver, is the driver's own work, run beside the
+	// sessions until the worker stops (wmdriver's version refresher, say).
+	DriverRun func(context.Context) error
+	// Session, when set, adjusts the session manager's configuration after
+	// cfg has set it (tests shorten its delays).
+	Session func(*session.Config)
 }
 
 func (d Deps) validate() error {
@@ -146,8 +152,12 @@ func (w *Worker) build() error {
 	if err != nil {
 		return err
 	}
-	w.manager, err = session.New(session.Config{WorkerID: w.cfg.WorkerID, LeaseTTL: w.cfg.LeaseTTL,
-		InboundMediaMax: w.cfg.InboundMediaMax, Liveness: liveness(w.cfg)}, session.Deps{
+	scfg := session.Config{WorkerID: w.cfg.WorkerID, LeaseTTL: w.cfg.LeaseTTL,
+		InboundMediaMax: w.cfg.InboundMediaMax, Liveness: liveness(w.cfg)}
+	if d.Session != nil {
+		d.Session(&scfg)
+	}
+	w.manager, err = session.New(scfg, session.Deps{
 		Pool: d.Pool, Store: openStore(d.Pool, w.log), Driver: driver, NATS: d.NATS, JS: d.JS, Names: d.Names,
 		Logger: w.log, Registry: reg, Writer: w.writer,
 	})

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/db"
+	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Stack is a migrated database plus a provisioned nats-server under a
@@ -108,4 +111,25 @@ func SubjectMsgs(t testing.TB, js jetstream.JetStream, stream, filter string) ui
 		n += c
 	}
 	return n
+}
+
+// Events returns the data of tenant's events of kind on the stack's events
+// stream, in order. It fails the test on an event that does not decode or
+// whose envelope is not kind's: its type, its source wa/<tenant>, spec
+// version 1.0, and the event id as the message's deduplication id.
+func Events[T any](t testing.TB, s *Stack, tenant string, kind vocab.EventKind) []T {
+	t.Helper()
+	var out []T
+	for _, m := range ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, kind)) {
+		var ev event.Event
+		var d T
+		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
+			t.Fatalf("bad %s event %s", kind.Token, m.Data())
+		}
+		if ev.Type != kind.Type || ev.Source != "wa/"+tenant || ev.SpecVersion != "1.0" || m.Headers().Get(jetstream.MsgIDHeader) != ev.ID {
+			t.Fatalf("%s event envelope %+v, id header %q", kind.Token, ev, m.Headers().Get(jetstream.MsgIDHeader))
+		}
+		out = append(out, d)
+	}
+	return out
 }

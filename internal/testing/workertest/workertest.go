@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/ctl"
@@ -48,30 +49,72 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// Start runs a worker with cfg until the test ends (or the returned stop
+// Start runs a worker with cfg as the worker process does (worker.Run:
+// it opens its own connections) until the test ends (or the returned stop
 // is called) and waits until it has registered.
 func Start(t testing.TB, s *testenv.Stack, cfg config.Config) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- worker.Run(ctx, cfg, Logger().With("worker", cfg.WorkerID)) }()
+	return waitRegistered(t, s, cfg.WorkerID, cancel, done)
+}
+
+// Worker is a worker built through worker.New on a stack's connections.
+type Worker struct {
+	// Registry holds the worker's metrics.
+	Registry *prometheus.Registry
+	stop     func()
+}
+
+// Stop stops the worker (worker.Run's staged shutdown) and waits for it;
+// it is idempotent and also runs when the test ends.
+func (w *Worker) Stop() { w.stop() }
+
+// StartDeps builds a worker for cfg through worker.New on the stack's
+// database and nats-server, with deps's Driver, DriverRun and Session (the
+// rest of deps is the stack's, with a fresh registry), runs it until the
+// test ends or Stop, and waits until it has registered.
+func StartDeps(t testing.TB, s *testenv.Stack, cfg config.Config, deps worker.Deps) *Worker {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	deps.Pool, deps.NATS, deps.JS, deps.Names, deps.Registry = s.Pool, s.NATS.Conn(t), s.JS, s.Names, reg
+	if deps.Logger == nil {
+		deps.Logger = Logger().With("worker", cfg.WorkerID)
+	}
+	w, err := worker.New(cfg, deps)
+	if err != nil {
+		t.Fatalf("worker %s: %v", cfg.WorkerID, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return &Worker{Registry: reg, stop: waitRegistered(t, s, cfg.WorkerID, cancel, done)}
+}
+
+// waitRegistered waits until worker id, which reports on done once
+// cancel stopped it, has registered, and returns its idempotent stop
+// (also run when the test ends).
+func waitRegistered(t testing.TB, s *testenv.Stack, id string, cancel func(), done chan error) (stop func()) {
+	t.Helper()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
-				t.Errorf("worker %s: %v", cfg.WorkerID, err)
+				t.Errorf("worker %s: %v", id, err)
 			}
 		})
 	}
 	t.Cleanup(stop)
-	testenv.Eventually(t, 30*time.Second, "worker "+cfg.WorkerID+" registered", func() bool {
+	testenv.Eventually(t, 30*time.Second, "worker "+id+" registered", func() bool {
 		select {
 		case err := <-done:
-			t.Fatalf("worker %s exited: %v", cfg.WorkerID, err)
+			done <- err // for stop
+			t.Fatalf("worker %s exited: %v", id, err)
 		default:
 		}
-		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_worker WHERE id = $1`, cfg.WorkerID) == 1
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_worker WHERE id = $1`, id) == 1
 	})
 	return stop
 }

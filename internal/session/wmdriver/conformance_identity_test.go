@@ -1,13 +1,10 @@
-package session_test
+package wmdriver_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
@@ -17,51 +14,14 @@ import (
 	"github.com/wabus/wabus/internal/vocab"
 )
 
-// eventsOf decodes the data of tenant's events of kind, in order.
-func eventsOf[T any](t testing.TB, s *testenv.Stack, tenant string, kind vocab.EventKind) []T {
-	t.Helper()
-	var out []T
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, kind)) {
-		var ev event.Event
-		var d T
-		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
-			t.Fatalf("bad %s event %s", kind, m.Data())
-		}
-		out = append(out, d)
-	}
-	return out
-}
-
 // failedEvents returns the failed events of tenant, by job id.
 func failedEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Failed {
 	t.Helper()
 	out := map[string][]event.Failed{}
-	for _, f := range eventsOf[event.Failed](t, s, tenant, vocab.EventFailed) {
+	for _, f := range testenv.Events[event.Failed](t, s, tenant, vocab.EventFailed) {
 		out[f.JobID] = append(out[f.JobID], f)
 	}
 	return out
-}
-
-// counterValue is the value of the counter name in reg (0 when absent).
-func counterValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				total += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return total
-}
-
-func withSend(t *testing.T) func(*testenv.Stack) session.WorkerPart {
-	return func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) }
 }
 
 // WhatsApp's 463 fails the job at once as restricted (one attempt, a dead
@@ -70,7 +30,7 @@ func withSend(t *testing.T) func(*testenv.Stack) session.WorkerPart {
 // starting "restricted", and counted.
 func TestConformanceRestrictedSendFailsAtOnce(t *testing.T) {
 	t.Parallel()
-	s, emu, _, w, dev := session.PairedAcme(t, withSend(t))
+	s, emu, _, w, dev := pairedAcme(t)
 	publishJob(t, s, "acme", map[string]any{"id": "hello", "to": "+51987654321", "text": "hola"})
 	testenv.Eventually(t, 30*time.Second, "first job sent", func() bool { return len(sentEvents(t, s, "acme")["hello"]) == 1 })
 	if err := emu.Restrict(dev, time.Hour); err != nil {
@@ -98,17 +58,17 @@ func TestConformanceRestrictedSendFailsAtOnce(t *testing.T) {
 	var restricted []event.Session
 	testenv.Eventually(t, 30*time.Second, "restricted session event", func() bool {
 		restricted = nil
-		for _, e := range eventsOf[event.Session](t, s, "acme", vocab.EventSession) {
+		for _, e := range testenv.Events[event.Session](t, s, "acme", vocab.EventSession) {
 			if strings.HasPrefix(e.Reason, event.ReasonRestricted) {
 				restricted = append(restricted, e)
 			}
 		}
 		return len(restricted) > 0
 	})
-	if e := restricted[0]; len(restricted) != 1 || e.State != session.StateConnected || e.JID != dev.String() || e.Worker != "w1" {
+	if e := restricted[0]; len(restricted) != 1 || e.State != vocab.StateConnected || e.JID != dev.String() || e.Worker != "w1" {
 		t.Fatalf("restricted session events %+v, want one in state connected", restricted)
 	}
-	if n := counterValue(t, w.Reg, "wabus_session_restricted_total"); n != 1 {
+	if n := metricValue(t, w.Registry, "wabus_session_restricted_total"); n != 1 {
 		t.Fatalf("wabus_session_restricted_total = %v, want 1", n)
 	}
 }
@@ -117,7 +77,7 @@ func TestConformanceRestrictedSendFailsAtOnce(t *testing.T) {
 // 429 is retried under the same message id and delivered once.
 func TestConformanceSendErrorAcks(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, dev := session.PairedAcme(t, withSend(t))
+	s, emu, _, _, dev := pairedAcme(t)
 	if err := emu.RejectSends(dev, 479, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +112,7 @@ func TestConformanceSendErrorAcks(t *testing.T) {
 // migration sync); a send reports the LID it was delivered to.
 func TestConformanceLIDIdentities(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, dev := session.PairedAcme(t, withSend(t))
+	s, emu, _, _, dev := pairedAcme(t)
 	const alice, bob = "+51987654321", "+51922222222"
 	aliceLID, _ := emu.LID(alice)
 	bobLID, _ := emu.LID(bob)
@@ -176,10 +136,10 @@ func TestConformanceLIDIdentities(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 30*time.Second, "message events", func() bool {
-		m := messageEventsByID(t, s, "acme")
+		m := messageEvents(t, s, "acme")
 		return len(m["ALICE1"]) == 1 && len(m["BOB1"]) == 1
 	})
-	byID := messageEventsByID(t, s, "acme")
+	byID := messageEvents(t, s, "acme")
 	for id, want := range map[string][2]string{"ALICE1": {alicePN, aliceLID.String()}, "BOB1": {bobPN, bobLID.String()}} {
 		m := byID[id][0]
 		if m.Sender != want[0] || m.Chat != want[0] || m.SenderLID != want[1] || m.ChatLID != want[1] {
@@ -207,23 +167,13 @@ func TestConformanceLIDIdentities(t *testing.T) {
 	}
 }
 
-// messageEventsByID returns tenant's message events by message id.
-func messageEventsByID(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Message {
-	t.Helper()
-	out := map[string][]event.Message{}
-	for _, m := range eventsOf[event.Message](t, s, tenant, vocab.EventMessage) {
-		out[m.MessageID] = append(out[m.MessageID], m)
-	}
-	return out
-}
-
 // A reply names the quoted message's author: this account for its own
 // message, the contact for the contact's, in the LID form WhatsApp
 // addresses the chat by; after the tenant moved to another worker, its own
 // message is still known (whatsmeow's retry buffer).
 func TestConformanceReplyNamesTheQuotedAuthor(t *testing.T) {
 	t.Parallel()
-	s, emu, _, w1, dev := session.PairedAcme(t, withSend(t))
+	s, emu, _, w1, dev := pairedAcme(t)
 	const alice = "+51987654321"
 	aliceLID, _ := emu.LID(alice)
 	ownLID, _ := emu.LID("+" + dev.User)
@@ -248,7 +198,7 @@ func TestConformanceReplyNamesTheQuotedAuthor(t *testing.T) {
 	}
 
 	w1.Stop()
-	session.StartEmuWorker(t, s, emu, "w2", session.Config{}, sendPipeline(t, s))
+	startEmuWorker(t, s, emu, "w2", session.Config{})
 	publishJob(t, s, "acme", map[string]any{"id": "reminder-2", "to": alice, "text": "¿vienen?", "reply_to": offer})
 	var got waemu.Received
 	waitOn(t, "reply after the move received", func(ctx context.Context) (err error) {

@@ -1,4 +1,4 @@
-package session
+package wmdriver_test
 
 import (
 	"context"
@@ -6,19 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
+	"github.com/wabus/wabus/internal/vocab"
 )
-
-// startEmuWorkerDriver is StartEmuWorker with a driver configured by dcfg
-// (its HTTPClient is the emulator's).
-func startEmuWorkerDriver(t testing.TB, s *testenv.Stack, emu *waemu.Server, id string, cfg Config, dcfg wmdriver.Config) *EmuWorker {
-	t.Helper()
-	log := testLogger().With("worker", id, "test", t.Name())
-	dcfg.HTTPClient = emu.HTTPClient()
-	return runTestWorker(t, s, id, cfg, wmdriver.New(dcfg, log), log, nil)
-}
 
 // scanAs scans tenant's current QR code as the phone of account phone.
 func scanAs(t testing.TB, s *testenv.Stack, emu *waemu.Server, tenant, phone string) error {
@@ -59,9 +52,9 @@ func wantNoDevice(t testing.TB, s *testenv.Stack, emu *waemu.Server, tenant, pho
 // does not notice before the scan.)
 func TestConformancePairingRefusedOnceTheLeaseIsLost(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{})
+	s, emu := newEmuStack(t, waemu.Config{})
 	createTenant(t, s, "acme")
-	StartEmuWorker(t, s, emu, "w1", Config{LeaseTTL: 5 * time.Minute})
+	startEmuWorker(t, s, emu, "w1", session.Config{LeaseTTL: 5 * time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), emuWait)
 	defer cancel()
 	code, err := requestQR(ctx, s, s.NATS.Conn(t), "acme")
@@ -90,15 +83,15 @@ func TestConformancePairingFailsWhenTheDeviceCannotBeStored(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, emu := NewEmuStack(t, waemu.Config{})
+			s, emu := newEmuStack(t, waemu.Config{})
 			createTenant(t, s, "acme")
-			StartEmuWorker(t, s, emu, "w1", Config{}) // upgrades whatsmeow's tables
+			startEmuWorker(t, s, emu, "w1", session.Config{}) // upgrades whatsmeow's tables
 			failWrites(t, s, tc.when)
 			const phone = "15550002222"
 			if err := scanAs(t, s, emu, "acme", phone); !errors.Is(err, waemu.ErrPairRejected) {
 				t.Fatalf("scan while the device cannot be stored: %v, want the pairing refused", err)
 			}
-			waitState(t, s, "acme", StateUnpaired)
+			waitState(t, s, "acme", vocab.StateUnpaired)
 			wantNoDevice(t, s, emu, "acme", phone)
 		})
 	}
@@ -127,10 +120,10 @@ func TestConformanceDeviceNameAndHistoryLimits(t *testing.T) {
 	for _, tc := range []struct{ name, want string }{{"", "wabus"}, {"Acme support", "Acme support"}} {
 		t.Run(tc.want, func(t *testing.T) {
 			t.Parallel()
-			s, emu := NewEmuStack(t, waemu.Config{})
+			s, emu := newEmuStack(t, waemu.Config{})
 			createTenant(t, s, "acme")
-			startEmuWorkerDriver(t, s, emu, "w1", Config{}, wmdriver.Config{DeviceName: tc.name})
-			dev := PairEmu(t, s, s.NATS.Conn(t), emu, "acme")
+			startEmuWorkerDriver(t, s, emu, "w1", session.Config{}, wmdriver.Config{DeviceName: tc.name})
+			dev := pairEmu(t, s, s.NATS.Conn(t), emu, "acme")
 			props, err := emu.DeviceProps(dev)
 			if err != nil {
 				t.Fatal(err)
@@ -156,15 +149,15 @@ func TestConformanceDeviceNameAndHistoryLimits(t *testing.T) {
 // is unpaired.
 func TestConformanceDeviceLoggedOutWhenRecordingItFailsAfterPairing(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{})
+	s, emu := newEmuStack(t, waemu.Config{})
 	createTenant(t, s, "acme")
-	StartEmuWorker(t, s, emu, "w1", Config{})
+	startEmuWorker(t, s, emu, "w1", session.Config{})
 	failWrites(t, s, "BEFORE UPDATE ON wabus_tenant FOR EACH ROW WHEN (OLD.device_jid IS NOT NULL AND NEW.device_jid IS NOT NULL)")
 	const phone = "15550003333"
 	if err := scanAs(t, s, emu, "acme", phone); err != nil {
 		t.Fatalf("scan: %v", err)
 	}
-	waitState(t, s, "acme", StateUnpaired)
+	waitState(t, s, "acme", vocab.StateUnpaired)
 	testenv.Eventually(t, emuWait, "the phone drops the device", func() bool {
 		devs, err := emu.Devices(phone)
 		return err == nil && len(devs) == 1

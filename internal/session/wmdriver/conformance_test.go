@@ -1,4 +1,4 @@
-package session
+package wmdriver_test
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
 	"github.com/wabus/wabus/internal/vocab"
@@ -26,7 +26,7 @@ import (
 
 func TestConformancePairByQRAndRestoreAfterRestart(t *testing.T) {
 	t.Parallel()
-	s, emu, _, w, dev := PairedAcme(t)
+	s, emu, _, w, dev := pairedAcme(t)
 	if deviceOf(t, s, "acme") != dev.String() || dev.Device == 0 {
 		t.Fatalf("device_jid %q, want the companion device %s", deviceOf(t, s, "acme"), dev)
 	}
@@ -38,15 +38,15 @@ func TestConformancePairByQRAndRestoreAfterRestart(t *testing.T) {
 	}
 
 	w.Stop()
-	if st := state(t, s, "acme"); st != StateDisconnected {
+	if st := state(t, s, "acme"); st != vocab.StateDisconnected {
 		t.Fatalf("state after a clean stop = %s, want disconnected", st)
 	}
 	testenv.Eventually(t, emuWait, "emulator sees the device go", func() bool { return !emu.Connected(dev) })
 
 	// A new manager with a new driver and store: the device comes from Postgres.
-	StartEmuWorker(t, s, emu, "w1", Config{})
+	startEmuWorker(t, s, emu, "w1", session.Config{})
 	waitEmu(t, "device logs in again", func(ctx context.Context) error { return emu.WaitConnected(ctx, dev) })
-	waitState(t, s, "acme", StateConnected)
+	waitState(t, s, "acme", vocab.StateConnected)
 	if n := emu.Logins(dev); n != 2 {
 		t.Fatalf("device logged in %d times, want 2 (pairing, restore)", n)
 	}
@@ -58,10 +58,10 @@ func TestConformancePairByQRAndRestoreAfterRestart(t *testing.T) {
 	}
 	testenv.Eventually(t, 10*time.Second, "session events published", func() bool {
 		st := statesSeen(t, s, "acme")
-		return count(st, StateConnected) == 2 && st[len(st)-1] == StateConnected
+		return count(st, vocab.StateConnected) == 2 && st[len(st)-1] == vocab.StateConnected
 	})
 	evs := sessionEvents(t, s, "acme")
-	if n := count(statesSeen(t, s, "acme"), StatePairing); n != 1 {
+	if n := count(statesSeen(t, s, "acme"), vocab.StatePairing); n != 1 {
 		t.Fatalf("pairing %d times in %+v, want once", n, evs)
 	}
 	if last := evs[len(evs)-1]; last.JID != dev.String() || last.Worker != "w1" {
@@ -89,19 +89,14 @@ func storedBeforeAck(t testing.TB, s *testenv.Stack, tenant, chat, sender, id st
 
 func TestConformanceInboundIsAcknowledgedOnlyOnceStored(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{})
+	s, emu := newEmuStack(t, waemu.Config{})
 	nc := s.NATS.Conn(t)
 	createTenant(t, s, "acme")
-	// The first inbound message cannot be stored (the handler panics).
+	// The first inbound message cannot be stored: the handler answers
+	// that it was not.
 	var calls atomic.Int32
-	w := startEmuWorker(t, s, emu, "w1", Config{}, func(m *Manager) {
-		m.testHookInbound = func(string) {
-			if calls.Add(1) == 1 {
-				panic("store failed")
-			}
-		}
-	})
-	dev := PairEmu(t, s, nc, emu, "acme")
+	startEmuWorkerHooked(t, s, emu, "w1", session.Config{}, func(string) bool { return calls.Add(1) > 1 })
+	dev := pairEmu(t, s, nc, emu, "acme")
 	const contact = "51987654321@s.whatsapp.net"
 	if err := emu.SetPushName("+51987654321", "Ana"); err != nil {
 		t.Fatal(err)
@@ -110,7 +105,7 @@ func TestConformanceInboundIsAcknowledgedOnlyOnceStored(t *testing.T) {
 	if err := emu.SendText(dev, "+51987654321", first, "hola"); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, emuWait, "first delivery handled", func() bool { return testutil.ToFloat64(w.M.metrics.panics) == 1 })
+	testenv.Eventually(t, emuWait, "first delivery handled", func() bool { return calls.Load() == 1 })
 
 	// A second message, a document, is stored and acknowledged; the client
 	// handles stanzas in order, so by then the first one had its answer.
@@ -164,7 +159,7 @@ func TestConformanceInboundIsAcknowledgedOnlyOnceStored(t *testing.T) {
 		t.Fatalf("text message event %+v", m)
 	}
 	checkInboundDocument(t, s, evs[second][0], pdf)
-	waitState(t, s, "acme", StateConnected)
+	waitState(t, s, "acme", vocab.StateConnected)
 }
 
 // checkInboundDocument checks a document's event and its stored bytes.
@@ -194,7 +189,7 @@ func checkInboundDocument(t *testing.T, s *testenv.Stack, m event.Message, pdf [
 
 func TestConformanceLoggedOutWhileConnected(t *testing.T) {
 	t.Parallel()
-	s, emu, nc, w, dev := PairedAcme(t)
+	s, emu, nc, w, dev := pairedAcme(t)
 
 	if err := emu.Fail401(dev); err != nil {
 		t.Fatal(err)
@@ -213,7 +208,7 @@ func TestConformanceLoggedOutWhileConnected(t *testing.T) {
 
 func TestConformanceLoggedOutWhileOffline(t *testing.T) {
 	t.Parallel()
-	s, emu, _, w, dev := PairedAcme(t)
+	s, emu, _, w, dev := pairedAcme(t)
 	w.Stop()
 	testenv.Eventually(t, emuWait, "emulator sees the device go", func() bool { return !emu.Connected(dev) })
 
@@ -222,7 +217,7 @@ func TestConformanceLoggedOutWhileOffline(t *testing.T) {
 	if err := emu.Fail401(dev); err != nil {
 		t.Fatal(err)
 	}
-	w = StartEmuWorker(t, s, emu, "w1", Config{})
+	w = startEmuWorker(t, s, emu, "w1", session.Config{})
 	checkLoggedOut(t, s, w, "acme", dev.String())
 	if n := emu.Logins(dev); n != 1 {
 		t.Fatalf("device logged in %d times, want 1", n)
@@ -231,9 +226,9 @@ func TestConformanceLoggedOutWhileOffline(t *testing.T) {
 
 // checkLoggedOut waits for tenant to be logged out: credentials deleted,
 // the session ended with its lease, no reconnect attempted.
-func checkLoggedOut(t *testing.T, s *testenv.Stack, w *EmuWorker, tenant, dev string) {
+func checkLoggedOut(t *testing.T, s *testenv.Stack, w *emuWorker, tenant, dev string) {
 	t.Helper()
-	waitState(t, s, tenant, StateLoggedOut)
+	waitState(t, s, tenant, vocab.StateLoggedOut)
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device WHERE jid = $1`, dev); n != 0 {
 		t.Fatal("device credentials still stored after the logout")
 	}
@@ -241,22 +236,22 @@ func checkLoggedOut(t *testing.T, s *testenv.Stack, w *EmuWorker, tenant, dev st
 		t.Fatal("tenant still points at a device")
 	}
 	testenv.Eventually(t, 10*time.Second, "session ended and lease released", func() bool {
-		return w.M.Session(tenant) == nil && testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_lease`) == 0
+		return metricValue(t, w.Registry, "wabus_sessions") == 0 && testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_lease`) == 0
 	})
 	testenv.Eventually(t, 10*time.Second, "logged_out event on the bus", func() bool {
-		return hasState(sessionEvents(t, s, tenant), StateLoggedOut)
+		return hasState(sessionEvents(t, s, tenant), vocab.StateLoggedOut)
 	})
-	if n := testutil.ToFloat64(w.M.metrics.reconnects); n != 0 {
+	if n := metricValue(t, w.Registry, "wabus_session_reconnects_total"); n != 0 {
 		t.Fatalf("%v reconnect attempts after a logout", n)
 	}
-	if n := testutil.ToFloat64(w.M.metrics.logouts); n != 1 {
+	if n := metricValue(t, w.Registry, "wabus_session_logouts_total"); n != 1 {
 		t.Fatalf("logouts counted %v, want 1", n)
 	}
 }
 
 func TestConformanceStreamReplacedBacksOffOnce(t *testing.T) {
 	t.Parallel()
-	s, emu, _, w, dev := PairedAcme(t)
+	s, emu, _, w, dev := pairedAcme(t)
 
 	const replacements = 2
 	for i := 1; i <= replacements; i++ {
@@ -267,14 +262,14 @@ func TestConformanceStreamReplacedBacksOffOnce(t *testing.T) {
 		testenv.Eventually(t, emuWait, "back after replacement", func() bool { return emu.Logins(dev) == 1+i && emu.Connected(dev) })
 		testenv.Eventually(t, emuWait, "connected again, replacement recorded", func() bool {
 			evs := sessionEvents(t, s, "acme")
-			return len(evs) > 0 && evs[len(evs)-1].State == StateConnected && hasReason(evs, replacedReason(i))
+			return len(evs) > 0 && evs[len(evs)-1].State == vocab.StateConnected && hasReason(evs, replacedReason(i))
 		})
 	}
-	waitState(t, s, "acme", StateConnected)
+	waitState(t, s, "acme", vocab.StateConnected)
 	if n := emu.Logins(dev); n != 1+replacements {
 		t.Fatalf("device logged in %d times, want %d: one per replacement, no ping-pong", n, 1+replacements)
 	}
-	if n := testutil.ToFloat64(w.M.metrics.reconnects); n != replacements {
+	if n := metricValue(t, w.Registry, "wabus_session_reconnects_total"); n != replacements {
 		t.Fatalf("reconnect attempts %v, want %d", n, replacements)
 	}
 	if n := testenv.QueryInt(t, s.Pool, `SELECT reconnects FROM wabus_tenant WHERE id = 'acme'`); n != replacements {
@@ -299,21 +294,21 @@ func hasReason(evs []event.Session, reason string) bool {
 
 func TestConformanceDroppedSocketReconnectsByItself(t *testing.T) {
 	t.Parallel()
-	s, emu, _, w, dev := PairedAcme(t)
+	s, emu, _, w, dev := pairedAcme(t)
 
 	if err := emu.DropSocket(dev); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, emuWait, "logged in again", func() bool { return emu.Logins(dev) == 2 && emu.Connected(dev) })
 	testenv.Eventually(t, emuWait, "connected again", func() bool {
-		return state(t, s, "acme") == StateConnected &&
+		return state(t, s, "acme") == vocab.StateConnected &&
 			testenv.QueryInt(t, s.Pool, `SELECT reconnects FROM wabus_tenant WHERE id = 'acme'`) == 1
 	})
-	if n := testutil.ToFloat64(w.M.metrics.reconnects); n != 1 {
+	if n := metricValue(t, w.Registry, "wabus_session_reconnects_total"); n != 1 {
 		t.Fatalf("reconnect metric = %v, want 1", n)
 	}
 	testenv.Eventually(t, 10*time.Second, "disconnected and connected events", func() bool {
 		st := statesSeen(t, s, "acme")
-		return count(st, StateDisconnected) == 1 && count(st, StateConnected) == 2 && st[len(st)-1] == StateConnected
+		return count(st, vocab.StateDisconnected) == 1 && count(st, vocab.StateConnected) == 2 && st[len(st)-1] == vocab.StateConnected
 	})
 }

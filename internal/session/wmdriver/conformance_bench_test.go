@@ -1,4 +1,4 @@
-package session
+package wmdriver_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,8 +14,10 @@ import (
 
 	"go.mau.fi/whatsmeow/types"
 
+	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // BenchmarkConformanceIdleSessionMemory measures the memory an idle real
@@ -30,7 +33,7 @@ func BenchmarkConformanceIdleSessionMemory(b *testing.B) {
 		s, emu, devs := pairedEmuTenants(b, n)
 		before := memInUse()
 		b.StartTimer()
-		w := StartEmuWorker(b, s, emu, "w1", Config{LeaseTTL: 30 * time.Second})
+		w := startEmuWorker(b, s, emu, "w1", session.Config{LeaseTTL: 30 * time.Second})
 		waitAllConnected(b, w, emu, devs)
 		b.StopTimer()
 		b.ReportMetric(perSessionMiB(before, memInUse(), n), "MiB/session")
@@ -50,7 +53,7 @@ func BenchmarkConformanceRestore500(b *testing.B) {
 		before := memInUse()
 		b.StartTimer()
 		start := time.Now()
-		w := StartEmuWorker(b, s, emu, "w1", Config{LeaseTTL: 30 * time.Second})
+		w := startEmuWorker(b, s, emu, "w1", session.Config{LeaseTTL: 30 * time.Second})
 		waitAllConnected(b, w, emu, devs)
 		elapsed := time.Since(start)
 		b.StopTimer()
@@ -69,7 +72,7 @@ func BenchmarkConformanceRestore500(b *testing.B) {
 func pairedEmuTenants(b *testing.B, n int) (*testenv.Stack, *waemu.Server, []types.JID) {
 	b.Helper()
 	start := time.Now()
-	s, emu := NewEmuStack(b, waemu.Config{})
+	s, emu := newEmuStack(b, waemu.Config{})
 	ctx := context.Background()
 	if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id) SELECT 't' || lpad(i::text, 5, '0') FROM generate_series(0, $1 - 1) i`, n); err != nil {
 		b.Fatal(err)
@@ -77,7 +80,7 @@ func pairedEmuTenants(b *testing.B, n int) (*testenv.Stack, *waemu.Server, []typ
 	setup := *s
 	setup.Pool = testenv.Pool(b, withAsyncCommit(b, s.DBURL))
 	nc := s.NATS.Conn(b)
-	pairer := StartEmuWorker(b, &setup, emu, "w1", Config{LeaseTTL: 30 * time.Second})
+	pairer := startEmuWorker(b, &setup, emu, "w1", session.Config{LeaseTTL: 30 * time.Second})
 	devs := make([]types.JID, n)
 	errs := make([]error, n)
 	sem := make(chan struct{}, 16)
@@ -88,7 +91,7 @@ func pairedEmuTenants(b *testing.B, n int) (*testenv.Stack, *waemu.Server, []typ
 			defer func() { <-sem }()
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			defer cancel()
-			devs[i], errs[i] = pairEmu(pctx, &setup, nc, emu, fmt.Sprintf("t%05d", i))
+			devs[i], errs[i] = pairEmuCtx(pctx, &setup, nc, emu, fmt.Sprintf("t%05d", i))
 		})
 	}
 	wg.Wait()
@@ -110,10 +113,10 @@ func pairedEmuTenants(b *testing.B, n int) (*testenv.Stack, *waemu.Server, []typ
 
 // waitAllConnected waits until every device is logged in to the emulator
 // and its session is connected.
-func waitAllConnected(b *testing.B, w *EmuWorker, emu *waemu.Server, devs []types.JID) {
+func waitAllConnected(b *testing.B, w *emuWorker, emu *waemu.Server, devs []types.JID) {
 	b.Helper()
 	testenv.Eventually(b, 10*time.Minute, "all sessions connected", func() bool {
-		if w.M.states()[StateConnected] != len(devs) {
+		if metricValue(b, w.Registry, "wabus_sessions_by_state", "state", vocab.StateConnected) != float64(len(devs)) {
 			return false
 		}
 		for _, d := range devs {
@@ -152,4 +155,13 @@ func envInt(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a positive integer", name, v)
 	}
 	return n
+}
+
+// memInUse is the heap and stacks in use after two collections.
+func memInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
 }

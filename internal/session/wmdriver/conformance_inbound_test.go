@@ -1,4 +1,4 @@
-package session
+package wmdriver_test
 
 import (
 	"bytes"
@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
+	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
 	"github.com/wabus/wabus/internal/vocab"
@@ -49,25 +49,24 @@ func TestConformanceInboundComesBackAfterPostgresOutage(t *testing.T) {
 	nc := s.NATS.Conn(t)
 	createTenant(t, s, "acme")
 	var once sync.Once
-	w := startEmuWorker(t, s, emu, "w1", Config{LeaseTTL: time.Minute}, func(m *Manager) {
-		m.testHookInbound = func(string) {
-			once.Do(func() { // the message is decrypted; storing it is next
-				if err := cluster.Cluster.Stop(); err != nil {
-					t.Errorf("stop postgres: %v", err)
-				}
-			})
-		}
+	w := startEmuWorkerHooked(t, s, emu, "w1", session.Config{LeaseTTL: time.Minute}, func(string) bool {
+		once.Do(func() { // the message is decrypted; storing it is next
+			if err := cluster.Cluster.Stop(); err != nil {
+				t.Errorf("stop postgres: %v", err)
+			}
+		})
+		return true
 	})
-	dev := PairEmu(t, s, nc, emu, "acme")
+	dev := pairEmu(t, s, nc, emu, "acme")
 
 	id := newMessageID()
 	if err := emu.SendText(dev, "+51987654321", id, "hola"); err != nil {
 		t.Fatal(err)
 	}
 	failures := func() float64 {
-		return testutil.ToFloat64(w.M.metrics.inboundFailures.WithLabelValues(vocab.EventMessage.Token))
+		return metricValue(t, w.Registry, "wabus_inbound_store_failures_total", "kind", vocab.EventMessage.Token)
 	}
-	testenv.Eventually(t, emuWait, "three failed attempts at storing the message", func() bool { return failures() >= inboundAttempts })
+	testenv.Eventually(t, emuWait, "three failed attempts at storing the message", func() bool { return failures() >= session.InboundAttempts })
 	if emu.Acked(id) {
 		t.Fatal("a message that could not be stored was acknowledged")
 	}
@@ -84,7 +83,7 @@ func TestConformanceInboundComesBackAfterPostgresOutage(t *testing.T) {
 	if n := emu.Logins(dev); n != 2 {
 		t.Fatalf("device logged in %d times, want 2", n)
 	}
-	waitState(t, s, "acme", StateConnected)
+	waitState(t, s, "acme", vocab.StateConnected)
 }
 
 // documentMessage is a document message for an upload, declaring size.
@@ -101,12 +100,12 @@ func documentMessage(up whatsmeow.UploadResponse, size uint64) *waE2E.Message {
 // media_error, and an expired attachment is requested again from the phone.
 func TestConformanceInboundMediaThatCannotBeHadArrivesWithMediaError(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{})
+	s, emu := newEmuStack(t, waemu.Config{})
 	nc := s.NATS.Conn(t)
 	createTenant(t, s, "acme")
 	const limit = 4 << 10
-	StartEmuWorker(t, s, emu, "w1", Config{InboundMediaMax: limit})
-	dev := PairEmu(t, s, nc, emu, "acme")
+	startEmuWorker(t, s, emu, "w1", session.Config{InboundMediaMax: limit})
+	dev := pairEmu(t, s, nc, emu, "acme")
 
 	small := []byte("%PDF-1.4 an invoice")
 	large := bytes.Repeat([]byte("%PDF-1.4 a catalogue "), 2*limit/20)
@@ -167,7 +166,7 @@ func TestConformanceInboundMediaThatCannotBeHadArrivesWithMediaError(t *testing.
 // stored once, and the failure itself reaches no subscriber.
 func TestConformanceUndecryptableMessagesAreAskedForAgain(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, dev := PairedAcme(t)
+	s, emu, _, _, dev := pairedAcme(t)
 	text := func(s string) *waE2E.Message { return &waE2E.Message{Conversation: proto.String(s)} }
 	resent, silent, unavailable := newMessageID(), newMessageID(), newMessageID()
 	// the sender answers the retry receipt
@@ -206,11 +205,11 @@ func TestConformanceUndecryptableMessagesAreAskedForAgain(t *testing.T) {
 // An attachment whose download keeps failing (the media server answers an
 // error no retry cures) holds its message back for a few deliveries only:
 // each failed delivery drops the connection so that WhatsApp delivers the
-// message again, and after mediaAttempts failed downloads it is stored
+// message again, and after session.MediaAttempts failed downloads it is stored
 // without the attachment, media_error unavailable.
 func TestConformanceInboundMediaThatNeverDownloadsIsGivenUp(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, dev := PairedAcme(t)
+	s, emu, _, _, dev := pairedAcme(t)
 	up, err := emu.UploadMedia([]byte("%PDF-1.4 an invoice"), whatsmeow.MediaDocument)
 	if err != nil {
 		t.Fatal(err)
@@ -228,8 +227,8 @@ func TestConformanceInboundMediaThatNeverDownloadsIsGivenUp(t *testing.T) {
 	if len(m) != 1 || m[0].MediaError != event.MediaUnavailable || m[0].Media != nil {
 		t.Fatalf("events %+v, want one with media_error unavailable", m)
 	}
-	if n := emu.Deliveries(id); n != mediaAttempts/inboundAttempts {
-		t.Fatalf("message delivered %d times, want %d", n, mediaAttempts/inboundAttempts)
+	if n := emu.Deliveries(id); n != session.MediaAttempts/session.InboundAttempts {
+		t.Fatalf("message delivered %d times, want %d", n, session.MediaAttempts/session.InboundAttempts)
 	}
-	waitState(t, s, "acme", StateConnected)
+	waitState(t, s, "acme", vocab.StateConnected)
 }

@@ -1,4 +1,4 @@
-package session_test
+package wmdriver_test
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // to the same message under the same id.
 func TestConformanceRetryReceiptIsAnsweredAfterTheTenantMoved(t *testing.T) {
 	t.Parallel()
-	s, emu, _, w1, dev := session.PairedAcme(t, func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) })
+	s, emu, _, w1, dev := pairedAcme(t)
 
 	const text = "Tu reserva ha sido confirmada"
 	publishJob(t, s, "acme", map[string]any{"id": "order-8812-confirmation", "to": "+51987654321", "text": text})
@@ -31,7 +31,7 @@ func TestConformanceRetryReceiptIsAnsweredAfterTheTenantMoved(t *testing.T) {
 	}
 
 	w1.Stop()
-	session.StartEmuWorker(t, s, emu, "w2", session.Config{})
+	startEmuWorker(t, s, emu, "w2", session.Config{})
 	testenv.Eventually(t, 30*time.Second, "tenant connected on w2", func() bool { return emu.Logins(dev) == 2 && emu.Connected(dev) })
 
 	if err := emu.RequestRetry(msgID); err != nil {

@@ -1,4 +1,4 @@
-package session_test
+package wmdriver_test
 
 import (
 	"reflect"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
-	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
 )
@@ -22,7 +21,7 @@ import (
 // poll is decrypted into the chosen options.
 func TestConformanceInboundContents(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, dev := session.PairedAcme(t, func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) })
+	s, emu, _, _, dev := pairedAcme(t)
 	const alice, bob = "+51987654321", "+51922222222" // bob's chat is LID-addressed
 	if err := emu.SetAddressing(bob, waemu.AddressLID); err != nil {
 		t.Fatal(err)
@@ -64,8 +63,8 @@ func TestConformanceInboundContents(t *testing.T) {
 	if err := emu.VotePoll(dev, alice, "IN-VOTE", poll, "9", "10"); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 60*time.Second, "message events", func() bool { return len(messageEventsByID(t, s, "acme")) == 2*len(tests)+1 })
-	byID := messageEventsByID(t, s, "acme")
+	testenv.Eventually(t, 60*time.Second, "message events", func() bool { return len(messageEvents(t, s, "acme")) == 2*len(tests)+1 })
+	byID := messageEvents(t, s, "acme")
 	for _, from := range []string{alice, bob} {
 		for _, tt := range tests {
 			id := tt.id + from[len(from)-2:]

@@ -1,15 +1,11 @@
-package session_test
+package wmdriver_test
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -17,7 +13,6 @@ import (
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
-	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testing/harness"
@@ -35,28 +30,8 @@ import (
 // small machine makes whatsmeow's crypto slow.
 const liveWait = 30 * time.Second
 
-// harness test reconnect delays (runTestWorker's defaults).
+// the reconnect delays startWorkerOn gives by default.
 const reconnectMax = time.Second
-
-// pairedAcmeWith is session.PairedAcme with a Config of the test's own.
-func pairedAcmeWith(t *testing.T, cfg session.Config, parts ...func(*testenv.Stack) session.WorkerPart) (*testenv.Stack, *waemu.Server, *nats.Conn, *session.EmuWorker, types.JID) {
-	t.Helper()
-	s, emu := session.NewEmuStack(t, waemu.Config{})
-	nc := s.NATS.Conn(t)
-	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO wabus_tenant (id) VALUES ('acme')`); err != nil {
-		t.Fatal(err)
-	}
-	var ps []session.WorkerPart
-	for _, p := range parts {
-		ps = append(ps, p(s))
-	}
-	w := session.StartEmuWorker(t, s, emu, "w1", cfg, ps...)
-	return s, emu, nc, w, session.PairEmu(t, s, nc, emu, "acme")
-}
-
-func withSends(t *testing.T) func(*testenv.Stack) session.WorkerPart {
-	return func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) }
-}
 
 // tenantState is the tenant's recorded state and last_error.
 func tenantState(t testing.TB, s *testenv.Stack, tenant string) (state, reason string) {
@@ -79,27 +54,13 @@ func waitTenant(t testing.TB, s *testenv.Stack, tenant, state, prefix string, wi
 }
 
 // sessionEventsOf returns the tenant's session events on the bus, in order.
-func sessionEventsOf(t testing.TB, s *testenv.Stack, tenant string) []event.Session {
-	t.Helper()
-	var out []event.Session
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, vocab.EventSession)) {
-		var ev event.Event
-		var d event.Session
-		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
-			t.Fatalf("bad session event %s", m.Data())
-		}
-		out = append(out, d)
-	}
-	return out
-}
-
 // waitSessionEvent waits for a session event of tenant in state whose
 // reason starts with prefix, and returns it.
 func waitSessionEvent(t testing.TB, s *testenv.Stack, tenant, state, prefix string) event.Session {
 	t.Helper()
 	var found event.Session
 	testenv.Eventually(t, liveWait, "session event "+state+" "+prefix, func() bool {
-		for _, e := range sessionEventsOf(t, s, tenant) {
+		for _, e := range sessionEvents(t, s, tenant) {
 			if e.State == state && strings.HasPrefix(e.Reason, prefix) {
 				found = e
 				return true
@@ -108,25 +69,6 @@ func waitSessionEvent(t testing.TB, s *testenv.Stack, tenant, state, prefix stri
 		return false
 	})
 	return found
-}
-
-// metricValue sums the samples of a counter or gauge of reg.
-func metricValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum
 }
 
 // checkSentOnce waits until job ended sent and checks that the recipient
@@ -167,7 +109,7 @@ func minWait(n int, first, most time.Duration) time.Duration {
 func TestConformanceHalfOpenSocketReconnectsAndTheWaitingJobIsSent(t *testing.T) {
 	t.Parallel()
 	live := session.Liveness{KeepAliveTimeout: 3 * time.Second}
-	s, emu, _, w, dev := pairedAcmeWith(t, session.Config{Liveness: live}, withSends(t))
+	s, emu, _, w, dev := pairedAcmeWith(t, session.Config{Liveness: live})
 
 	if err := emu.HalfOpen(dev); err != nil {
 		t.Fatal(err)
@@ -178,11 +120,11 @@ func TestConformanceHalfOpenSocketReconnectsAndTheWaitingJobIsSent(t *testing.T)
 
 	// Keepalives fail for KeepAliveTimeout (each failure shows within a
 	// keepalive period), then the backoff, then a login.
-	back := live.KeepAliveTimeout + session.KeepAlivePeriod + reconnectMax + liveWait
+	back := live.KeepAliveTimeout + keepAlivePeriod + reconnectMax + liveWait
 	testenv.Eventually(t, back, "logged in again", func() bool { return emu.Logins(dev) == 2 && emu.Connected(dev) })
-	waitTenant(t, s, "acme", session.StateConnected, "", liveWait)
-	waitSessionEvent(t, s, "acme", session.StateDisconnected, event.ReasonKeepAliveTimeout+": no keepalive answered")
-	if n := metricValue(t, w.Reg, "wabus_session_keepalive_timeouts_total"); n != 1 {
+	waitTenant(t, s, "acme", vocab.StateConnected, "", liveWait)
+	waitSessionEvent(t, s, "acme", vocab.StateDisconnected, event.ReasonKeepAliveTimeout+": no keepalive answered")
+	if n := metricValue(t, w.Registry, "wabus_session_keepalive_timeouts_total"); n != 1 {
 		t.Fatalf("keepalive timeouts counted %v, want 1", n)
 	}
 	checkSentOnce(t, s, emu, "acme", "half-open-1")
@@ -204,9 +146,9 @@ func TestConformanceUnansweredLoginReconnects(t *testing.T) {
 	if n := emu.LoginAttempts(dev) - before; n != 2 {
 		t.Fatalf("%d login attempts after the drop, want 2 (unanswered, then logged in)", n)
 	}
-	waitTenant(t, s, "acme", session.StateConnected, "", liveWait)
-	waitSessionEvent(t, s, "acme", session.StateDisconnected, event.ReasonKeepAliveTimeout+": login not answered within 2s")
-	if n := metricValue(t, w.Reg, "wabus_session_keepalive_timeouts_total"); n != 1 {
+	waitTenant(t, s, "acme", vocab.StateConnected, "", liveWait)
+	waitSessionEvent(t, s, "acme", vocab.StateDisconnected, event.ReasonKeepAliveTimeout+": login not answered within 2s")
+	if n := metricValue(t, w.Registry, "wabus_session_keepalive_timeouts_total"); n != 1 {
 		t.Fatalf("keepalive timeouts counted %v, want 1", n)
 	}
 }
@@ -217,7 +159,7 @@ func TestConformanceClientOutdatedRetriesSlowly(t *testing.T) {
 	s, emu, _, w, dev := pairedAcmeWith(t, session.Config{Liveness: live})
 
 	emu.ClientOutdated(dev)
-	waitTenant(t, s, "acme", session.StateDisconnected, event.ReasonClientOutdated+": ", liveWait)
+	waitTenant(t, s, "acme", vocab.StateDisconnected, event.ReasonClientOutdated+": ", liveWait)
 	start, first := time.Now(), emu.LoginAttempts(dev)
 	waitEmuAttempts(t, emu, dev, first+2, 3*live.OutdatedRetry+liveWait)
 	elapsed, retries := time.Since(start), emu.LoginAttempts(dev)-first
@@ -225,16 +167,16 @@ func TestConformanceClientOutdatedRetriesSlowly(t *testing.T) {
 	if least := minWait(retries-1, live.OutdatedRetry, live.OutdatedRetry); elapsed < least {
 		t.Fatalf("%d retries in %s; the slow retry allows them no sooner than %s", retries, elapsed, least)
 	}
-	if st, _ := tenantState(t, s, "acme"); st != session.StateDisconnected && st != session.StateConnecting {
+	if st, _ := tenantState(t, s, "acme"); st != vocab.StateDisconnected && st != vocab.StateConnecting {
 		t.Fatalf("state %s while refused, want disconnected (or connecting for the next try)", st)
 	}
-	if n := metricValue(t, w.Reg, "wabus_session_client_outdated_total"); n < 2 {
+	if n := metricValue(t, w.Registry, "wabus_session_client_outdated_total"); n < 2 {
 		t.Fatalf("client outdated counted %v times, want every refusal (at least 2)", n)
 	}
 
 	emu.AllowLogins(dev)
 	testenv.Eventually(t, live.OutdatedRetry+liveWait, "logged in once accepted", func() bool { return emu.Connected(dev) })
-	waitTenant(t, s, "acme", session.StateConnected, "", liveWait)
+	waitTenant(t, s, "acme", vocab.StateConnected, "", liveWait)
 }
 
 // waitEmuAttempts waits until dev has tried to log in n times.
@@ -250,10 +192,10 @@ func waitEmuAttempts(t testing.TB, emu *waemu.Server, dev types.JID, n int, with
 func TestConformanceBanWithoutExpiryBacksOffAndJobsWait(t *testing.T) {
 	t.Parallel()
 	live := session.Liveness{BanRetryMin: 200 * time.Millisecond, BanRetryMax: 800 * time.Millisecond}
-	s, emu, _, _, dev := pairedAcmeWith(t, session.Config{Liveness: live}, withSends(t))
+	s, emu, _, _, dev := pairedAcmeWith(t, session.Config{Liveness: live})
 
 	emu.TemporaryBan(dev, int(events.TempBanSentToTooManyPeople), 0)
-	waitTenant(t, s, "acme", session.StateBanned, event.ReasonBanned+": ", liveWait)
+	waitTenant(t, s, "acme", vocab.StateBanned, event.ReasonBanned+": ", liveWait)
 	publishJob(t, s, "acme", map[string]any{"id": "while-banned", "to": "+51987654321", "text": "after the ban"})
 
 	start, first := time.Now(), emu.LoginAttempts(dev)
@@ -264,7 +206,7 @@ func TestConformanceBanWithoutExpiryBacksOffAndJobsWait(t *testing.T) {
 	if least := minWait(retries-1, live.BanRetryMin, live.BanRetryMax); elapsed < least {
 		t.Fatalf("%d retries in %s; the ban backoff allows them no sooner than %s", retries, elapsed, least)
 	}
-	if st, _ := tenantState(t, s, "acme"); st != session.StateBanned && st != session.StateConnecting {
+	if st, _ := tenantState(t, s, "acme"); st != vocab.StateBanned && st != vocab.StateConnecting {
 		t.Fatalf("state %s while banned, want banned (or connecting for the next try)", st)
 	}
 	if n := len(failedEvents(t, s, "acme")); n != 0 || len(sentEvents(t, s, "acme")) != 0 {
@@ -273,7 +215,7 @@ func TestConformanceBanWithoutExpiryBacksOffAndJobsWait(t *testing.T) {
 
 	emu.AllowLogins(dev)
 	testenv.Eventually(t, live.BanRetryMax+liveWait, "logged in once the ban lifted", func() bool { return emu.Connected(dev) })
-	waitTenant(t, s, "acme", session.StateConnected, "", liveWait)
+	waitTenant(t, s, "acme", vocab.StateConnected, "", liveWait)
 	checkSentOnce(t, s, emu, "acme", "while-banned")
 }
 
@@ -283,16 +225,16 @@ func TestConformanceBanWithExpiryIsWaitedOut(t *testing.T) {
 	before := emu.LoginAttempts(dev)
 
 	emu.TemporaryBan(dev, int(events.TempBanBlockedByUsers), 2*time.Second)
-	ev := waitSessionEvent(t, s, "acme", session.StateBanned, event.ReasonBanned+": 102: too many people blocked you; until ")
+	ev := waitSessionEvent(t, s, "acme", vocab.StateBanned, event.ReasonBanned+": 102: too many people blocked you; until ")
 	var expires *time.Time
 	if err := s.Pool.QueryRow(context.Background(), `SELECT ban_expires FROM wabus_tenant WHERE id = 'acme'`).Scan(&expires); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := tenantState(t, s, "acme"); st == session.StateBanned && expires == nil {
+	if st, _ := tenantState(t, s, "acme"); st == vocab.StateBanned && expires == nil {
 		t.Fatalf("banned (%q) without ban_expires", ev.Reason)
 	}
 	testenv.Eventually(t, liveWait, "logged in after the ban", func() bool { return emu.Connected(dev) })
-	waitTenant(t, s, "acme", session.StateConnected, "", liveWait)
+	waitTenant(t, s, "acme", vocab.StateConnected, "", liveWait)
 	// One login refused, the next one after the expiry: nothing between.
 	if n := emu.LoginAttempts(dev) - before; n != 2 {
 		t.Fatalf("%d login attempts after the ban, want 2 (refused, then after the expiry)", n)
@@ -313,20 +255,20 @@ func TestConformanceRepeatedStreamReplacementStopsUntilReconnect(t *testing.T) {
 			testenv.Eventually(t, liveWait, "back after a replacement", func() bool { return emu.Logins(dev) == 1+i && emu.Connected(dev) })
 		}
 	}
-	stop := waitSessionEvent(t, s, "acme", session.StateDisconnected, event.ReasonStreamReplaced+": stopped after 3 replacements within 1m0s")
-	waitTenant(t, s, "acme", session.StateDisconnected, stop.Reason, liveWait)
+	stop := waitSessionEvent(t, s, "acme", vocab.StateDisconnected, event.ReasonStreamReplaced+": stopped after 3 replacements within 1m0s")
+	waitTenant(t, s, "acme", vocab.StateDisconnected, stop.Reason, liveWait)
 	testenv.Eventually(t, liveWait, "stopped session counted", func() bool {
-		return metricValue(t, w.Reg, "wabus_sessions_stream_replaced") == 1
+		return metricValue(t, w.Registry, "wabus_sessions_stream_replaced") == 1
 	})
 	attempts := emu.LoginAttempts(dev)
 
 	// It stays stopped under a new worker too: the stop is recorded.
 	w.Stop()
-	w2 := session.StartEmuWorker(t, s, emu, "w2", cfg)
+	w2 := startEmuWorker(t, s, emu, "w2", cfg)
 	testenv.Eventually(t, liveWait, "w2 keeps the session stopped", func() bool {
-		evs := sessionEventsOf(t, s, "acme")
+		evs := sessionEvents(t, s, "acme")
 		last := evs[len(evs)-1]
-		return last.Worker == "w2" && last.State == session.StateDisconnected && last.Reason == stop.Reason
+		return last.Worker == "w2" && last.State == vocab.StateDisconnected && last.Reason == stop.Reason
 	})
 	if n := emu.LoginAttempts(dev); n != attempts {
 		t.Fatalf("%d login attempts while stopped, want %d", n, attempts)
@@ -334,23 +276,17 @@ func TestConformanceRepeatedStreamReplacementStopsUntilReconnect(t *testing.T) {
 
 	// An operator's reconnect resumes it.
 	rep, err := harness.Request(context.Background(), nc, s.Names.Ctl("acme", ctl.OpReconnect), nil, 10*time.Second)
-	if err != nil || rep.Error != "" || rep.State != session.StateConnecting {
+	if err != nil || rep.Error != "" || rep.State != vocab.StateConnecting {
 		t.Fatalf("reconnect reply %+v (%v), want connecting", rep, err)
 	}
 	testenv.Eventually(t, liveWait, "logged in after the reconnect", func() bool {
 		return emu.Logins(dev) == live.ReplacedMax+1 && emu.Connected(dev)
 	})
-	waitTenant(t, s, "acme", session.StateConnected, "", liveWait)
-	if n := metricValue(t, w2.Reg, "wabus_sessions_stream_replaced"); n != 0 {
+	waitTenant(t, s, "acme", vocab.StateConnected, "", liveWait)
+	if n := metricValue(t, w2.Registry, "wabus_sessions_stream_replaced"); n != 0 {
 		t.Fatalf("%v sessions counted stopped after the reconnect, want 0", n)
 	}
 }
-
-// noListener is a part that listens to nothing.
-type noListener struct{}
-
-func (noListener) Connected(string, *session.Session) {}
-func (noListener) Disconnected(string)                {}
 
 // TestConformanceRefusedVersionIsFetchedAndLogsIn is not parallel: it
 // changes whatsmeow's client version, which every login in the process
@@ -358,18 +294,15 @@ func (noListener) Disconnected(string)                {}
 func TestConformanceRefusedVersionIsFetchedAndLogsIn(t *testing.T) {
 	old := store.GetWAVersion()
 	t.Cleanup(func() { store.SetWAVersion(old) }) // after the worker stopped
-	s, emu := session.NewEmuStack(t, waemu.Config{})
+	s, emu := newEmuStack(t, waemu.Config{})
 	nc := s.NATS.Conn(t)
 	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO wabus_tenant (id) VALUES ('acme')`); err != nil {
 		t.Fatal(err)
 	}
 	driver := wmdriver.New(wmdriver.Config{HTTPClient: emu.HTTPClient(), VersionRefresh: time.Hour}, nil)
-	runDriver := func(string, *outbox.Writer, prometheus.Registerer, *slog.Logger) (session.Listener, func(context.Context) error) {
-		return noListener{}, driver.Run
-	}
 	live := session.Liveness{OutdatedRetry: 2 * time.Second}
-	session.StartEmuWorkerOn(t, s, "w1", session.Config{Liveness: live}, driver, runDriver)
-	dev := session.PairEmu(t, s, nc, emu, "acme")
+	startWorkerOn(t, s, "w1", session.Config{Liveness: live}, driver, driver.Run)
+	dev := pairEmu(t, s, nc, emu, "acme")
 	if emu.WebVersionFetches() != 1 {
 		t.Fatalf("%d fetches of the web version at start, want 1", emu.WebVersionFetches())
 	}
@@ -382,11 +315,11 @@ func TestConformanceRefusedVersionIsFetchedAndLogsIn(t *testing.T) {
 	if err := emu.DropSocket(dev); err != nil {
 		t.Fatal(err)
 	}
-	waitSessionEvent(t, s, "acme", session.StateDisconnected, event.ReasonClientOutdated+": ")
+	waitSessionEvent(t, s, "acme", vocab.StateDisconnected, event.ReasonClientOutdated+": ")
 	testenv.Eventually(t, live.OutdatedRetry+liveWait, "logged in with the new version", func() bool {
 		return emu.Logins(dev) == 2 && emu.Connected(dev)
 	})
-	waitTenant(t, s, "acme", session.StateConnected, "", liveWait)
+	waitTenant(t, s, "acme", vocab.StateConnected, "", liveWait)
 	if got := store.GetWAVersion(); got != newer {
 		t.Fatalf("client version %s, want the announced %s", got, newer)
 	}

@@ -1,4 +1,4 @@
-package session_test
+package wmdriver_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 const adminToken = "conformance-admin-token"
@@ -74,8 +75,8 @@ func (a *adminClient) do(t testing.TB, method, path string, body any) (int, map[
 // pairs with it.
 func TestConformancePairPhoneMintsOneCode(t *testing.T) {
 	t.Parallel()
-	s, emu := session.NewEmuStack(t, waemu.Config{LinkCodeDelay: 3 * time.Second})
-	session.StartEmuWorker(t, s, emu, "w1", session.Config{})
+	s, emu := newEmuStack(t, waemu.Config{LinkCodeDelay: 3 * time.Second})
+	startEmuWorker(t, s, emu, "w1", session.Config{})
 	a := startAdmin(t, s, admin.Config{})
 	if st, body := a.do(t, http.MethodPut, "/v1/sessions/acme", nil); st != http.StatusCreated {
 		t.Fatalf("create tenant: %d %v", st, body)
@@ -102,7 +103,7 @@ func TestConformancePairPhoneMintsOneCode(t *testing.T) {
 	}
 	testenv.Eventually(t, 30*time.Second, "tenant connected", func() bool {
 		_, body := a.do(t, http.MethodGet, "/v1/sessions/acme", nil)
-		return body["state"] == session.StateConnected
+		return body["state"] == vocab.StateConnected
 	})
 	if !emu.Connected(dev) {
 		t.Fatalf("device %s paired by code is not connected", dev)

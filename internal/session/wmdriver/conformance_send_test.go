@@ -1,4 +1,4 @@
-package session_test
+package wmdriver_test
 
 import (
 	"bytes"
@@ -6,39 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
-	"github.com/wabus/wabus/internal/outbox"
-	"github.com/wabus/wabus/internal/send"
-	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/vocab"
 )
-
-// sendPipeline wires the real send pipeline into a test worker, as
-// internal/worker does (no rate limit).
-func sendPipeline(t testing.TB, s *testenv.Stack) session.WorkerPart {
-	return func(id string, w *outbox.Writer, reg prometheus.Registerer, log *slog.Logger) (session.Listener, func(context.Context) error) {
-		p, err := send.New(send.Config{WorkerID: id, FetchWait: time.Second}, s.Pool, w, s.JS, s.Names, log, reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sendListener{p}, p.Run
-	}
-}
-
-// sendListener tells the send pipeline of its tenants' sessions, as
-// internal/worker does.
-type sendListener struct{ *send.Pipeline }
-
-func (l sendListener) Connected(tenant string, s *session.Session) { l.Pipeline.Connected(tenant, s) }
 
 func publishJob(t testing.TB, s *testenv.Stack, tenant string, body map[string]any) {
 	t.Helper()
@@ -55,15 +32,7 @@ func publishJob(t testing.TB, s *testenv.Stack, tenant string, body map[string]a
 func sentEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Sent {
 	t.Helper()
 	out := map[string][]event.Sent{}
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, vocab.EventSent)) {
-		var ev event.Event
-		var d event.Sent
-		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
-			t.Fatalf("bad sent event %s", m.Data())
-		}
-		if ev.Type != vocab.EventSent.Type || ev.Subject != d.JobID || ev.Source != "wa/"+tenant {
-			t.Fatalf("sent event envelope %+v", ev)
-		}
+	for _, d := range testenv.Events[event.Sent](t, s, tenant, vocab.EventSent) {
 		out[d.JobID] = append(out[d.JobID], d)
 	}
 	return out
@@ -71,7 +40,7 @@ func sentEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]even
 
 func TestConformanceSendTextAndDocumentThroughTheSendStream(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, dev := session.PairedAcme(t, func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) })
+	s, emu, _, _, dev := pairedAcme(t)
 
 	const text, caption = "Tu reserva ha sido confirmada", "your ticket"
 	pdf := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("ticket 123 "), 5000)...)
@@ -153,21 +122,12 @@ func TestConformanceSendTextAndDocumentThroughTheSendStream(t *testing.T) {
 // receiptEvents returns the receipt events of tenant on the bus, in order.
 func receiptEvents(t testing.TB, s *testenv.Stack, tenant string) []event.Receipt {
 	t.Helper()
-	var out []event.Receipt
-	for _, m := range testenv.ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, vocab.EventReceipt)) {
-		var ev event.Event
-		var d event.Receipt
-		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil || ev.Type != vocab.EventReceipt.Type {
-			t.Fatalf("bad receipt event %s", m.Data())
-		}
-		out = append(out, d)
-	}
-	return out
+	return testenv.Events[event.Receipt](t, s, tenant, vocab.EventReceipt)
 }
 
 func TestConformanceSendToNumberNotOnWhatsAppFails(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, _ := session.PairedAcme(t, func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) })
+	s, emu, _, _, _ := pairedAcme(t)
 
 	publishJob(t, s, "acme", map[string]any{"id": "nobody", "to": "+99912345678", "text": "hello?"})
 	testenv.Eventually(t, 30*time.Second, "failed event and dead letter", func() bool {

@@ -1,4 +1,4 @@
-package session_test
+package wmdriver_test
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/wabus/wabus/internal/job"
-	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testing/mediatest"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
@@ -45,7 +44,7 @@ func received(t *testing.T, s *testenv.Stack, emu *waemu.Server, body map[string
 // recipient's phone as WhatsApp's clients send it, field by field.
 func TestConformanceSendEachContentKind(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, dev := session.PairedAcme(t, func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) })
+	s, emu, _, _, dev := pairedAcme(t)
 	const chat = "51987654321@s.whatsapp.net"
 	base, _ := received(t, s, emu, map[string]any{"id": "base", "text": "Reserva a las 8"})
 	// the contact wrote too; the gateway stores it before acknowledging
@@ -119,7 +118,7 @@ func TestConformanceSendEachContentKind(t *testing.T) {
 // the chat before the message, and stops.
 func TestConformanceTypingBeforeSending(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, _ := session.PairedAcme(t, func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) })
+	s, emu, _, _, _ := pairedAcme(t)
 	got, _ := received(t, s, emu, map[string]any{"id": "typed", "text": "hola", "typing_seconds": 1})
 	voice := mediatest.OggOpus(make([]int, 60))
 	gotVoice, _ := received(t, s, emu, map[string]any{"id": "voice", "typing_seconds": 1,
@@ -143,7 +142,7 @@ func TestConformanceTypingBeforeSending(t *testing.T) {
 // field a phone needs to show them well.
 func TestConformanceMediaLooksRightOnAPhone(t *testing.T) {
 	t.Parallel()
-	s, emu, _, _, _ := session.PairedAcme(t, func(s *testenv.Stack) session.WorkerPart { return sendPipeline(t, s) })
+	s, emu, _, _, _ := pairedAcme(t)
 	b64 := base64.StdEncoding.EncodeToString
 	sizes := make([]int, 200) // 4 s
 	for i := range sizes {

@@ -1,4 +1,4 @@
-package session
+package wmdriver_test
 
 import (
 	"context"
@@ -10,8 +10,10 @@ import (
 
 	"go.mau.fi/whatsmeow/types"
 
+	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/testing/waemu"
+	"github.com/wabus/wabus/internal/vocab"
 )
 
 // waitHistoryDone waits until dev has read and deleted the history blobs
@@ -60,10 +62,10 @@ func historyStored(t testing.TB, s *testenv.Stack, dev types.JID, blob *waemu.Hi
 // the media servers, and the session stays connected and receives.
 func TestConformanceHistorySyncKeepsWhatSendsNeed(t *testing.T) {
 	t.Parallel()
-	s, emu := NewEmuStack(t, waemu.Config{HistoryAfterPair: &waemu.HistorySync{Bytes: 2 << 20, Chats: 30}})
+	s, emu := newEmuStack(t, waemu.Config{HistoryAfterPair: &waemu.HistorySync{Bytes: 2 << 20, Chats: 30}})
 	createTenant(t, s, "acme")
-	StartEmuWorker(t, s, emu, "w1", Config{})
-	dev := PairEmu(t, s, s.NATS.Conn(t), emu, "acme")
+	startEmuWorker(t, s, emu, "w1", session.Config{})
+	dev := pairEmu(t, s, s.NATS.Conn(t), emu, "acme")
 	blob := waitHistoryDone(t, emu, dev, 1, emuWait)[0]
 	if missing := historyStored(t, s, dev, blob); missing != "" {
 		t.Fatalf("history blob deleted before its %s was stored", missing)
@@ -77,7 +79,7 @@ func TestConformanceHistorySyncKeepsWhatSendsNeed(t *testing.T) {
 	if !storedBeforeAck(t, s, "acme", blob.Contacts[0].PN.String(), blob.Contacts[0].PN.String(), id) {
 		t.Fatal("message after the history sync not stored")
 	}
-	if st := statesSeen(t, s, "acme"); count(st, StateConnected) != 1 || st[len(st)-1] != StateConnected {
+	if st := statesSeen(t, s, "acme"); count(st, vocab.StateConnected) != 1 || st[len(st)-1] != vocab.StateConnected {
 		t.Fatalf("session states %v, want connected once and still", st)
 	}
 }
@@ -98,10 +100,10 @@ func BenchmarkConformanceHistorySync(b *testing.B) {
 	mib := envInt(b, "WABUS_BENCH_HISTORY_MIB", 200)
 	for range b.N {
 		b.StopTimer()
-		s, emu := NewEmuStack(b, waemu.Config{})
+		s, emu := newEmuStack(b, waemu.Config{})
 		createTenant(b, s, "acme")
-		StartEmuWorker(b, s, emu, "w1", Config{LeaseTTL: 30 * time.Second})
-		dev := PairEmu(b, s, s.NATS.Conn(b), emu, "acme")
+		startEmuWorker(b, s, emu, "w1", session.Config{LeaseTTL: 30 * time.Second})
+		dev := pairEmu(b, s, s.NATS.Conn(b), emu, "acme")
 		blob, err := emu.NewHistorySync(waemu.HistorySync{Bytes: mib << 20, Chats: 200})
 		if err != nil {
 			b.Fatal(err)
@@ -120,7 +122,7 @@ func BenchmarkConformanceHistorySync(b *testing.B) {
 		high := peak()
 		allocs = heapAllocs() - allocs
 		testenv.Eventually(b, time.Minute, "history stored", func() bool { return historyStored(b, s, dev, blob) == "" })
-		if st := state(b, s, "acme"); st != StateConnected || !emu.Connected(dev) {
+		if st := state(b, s, "acme"); st != vocab.StateConnected || !emu.Connected(dev) {
 			b.Fatalf("after the history sync: state %s, connected to the emulator %v", st, emu.Connected(dev))
 		}
 		b.ReportMetric(float64(int64(high)-int64(base))/(1<<20), "peak-heap-MiB")
