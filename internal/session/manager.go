@@ -116,9 +116,6 @@ type Manager struct {
 
 	// testHookInbound, when set, runs before an inbound message is stored.
 	testHookInbound func(tenant string)
-	// testHookStop, when set, runs before a tenant's session is stopped;
-	// set it under mu.
-	testHookStop func(tenant string)
 
 	mediaFailures failureCounts // failed attachment downloads, by message
 }
@@ -183,11 +180,7 @@ func (m *Manager) Stop(tenant string) {
 	m.mu.Lock()
 	s := m.sessions[tenant]
 	delete(m.sessions, tenant)
-	hook := m.testHookStop
 	m.mu.Unlock()
-	if hook != nil && s != nil {
-		hook(tenant)
-	}
 	if s != nil {
 		s.stop()
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/ctl"
@@ -92,39 +90,6 @@ func TestStartWhileOldSessionEndsByItself(t *testing.T) {
 		t.Fatalf("session after Start = %+v, want the new one under epoch 2", cur)
 	}
 	m.Stop("acme")
-}
-
-// A stopping worker leaves the control queue group before it releases its
-// tenants: a request sent while it releases them is not taken by it (with
-// other workers running, one of them answers).
-func TestStoppingWorkerTakesNoControlRequestsWhileReleasing(t *testing.T) {
-	t.Parallel()
-	s := testenv.NewStack(t)
-	migrate(t, s)
-	nc := s.NATS.Conn(t)
-	createTenant(t, s, "acme")
-	w := startWorker(t, s, "w1", Config{})
-	pair(t, s, nc, "acme")
-
-	asked := make(chan error, 1)
-	var once sync.Once
-	w.M.mu.Lock()
-	w.M.testHookStop = func(string) {
-		once.Do(func() {
-			_, err := nc.Request(s.Names.Ctl("acme", ctl.OpReconnect), nil, 5*time.Second)
-			asked <- err
-		})
-	}
-	w.M.mu.Unlock()
-	w.stop()
-	select {
-	case err := <-asked:
-		if !errors.Is(err, nats.ErrNoResponders) {
-			t.Fatalf("request while releasing: err %v, want no responders", err)
-		}
-	default:
-		t.Fatal("the worker released its tenants without stopping acme's session")
-	}
 }
 
 // failStateWrites makes the first n writes of state to wabus_tenant fail

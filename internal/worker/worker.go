@@ -74,9 +74,9 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps Dep
 	if err != nil {
 		return Deps{}, nil, err
 	}
-	if err := db.Migrate(ctx, pool, openStore(pool, logger).Upgrade); err != nil {
+	if err := Migrate(ctx, pool, logger); err != nil {
 		pool.Close()
-		return Deps{}, nil, fmt.Errorf("migrate: %w", err)
+		return Deps{}, nil, err
 	}
 	nc, js, names, err := bus.Open(ctx, cfg.NATSURL, cfg.NATSCreds, "wabus-worker "+cfg.WorkerID, cfg.SubjectPrefix,
 		bus.Config{SendMaxAge: cfg.SendMaxAge, Replicas: cfg.StreamReplicas}, logger)
@@ -86,6 +86,16 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps Dep
 	}
 	close = func() { nc.Close(); pool.Close() }
 	return Deps{Pool: pool, NATS: nc, JS: js, Names: names, Logger: logger}, close, nil
+}
+
+// Migrate applies wabus's migrations to pool and creates or upgrades the
+// device store's tables, under the migration lock. It returns an error
+// when either fails.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	if err := db.Migrate(ctx, pool, openStore(pool, logger).Upgrade); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
 }
 
 // Run opens a worker's dependencies for cfg, runs the worker until ctx

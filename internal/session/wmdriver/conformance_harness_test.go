@@ -15,7 +15,6 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/wabus/wabus/internal/ctl"
-	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/session/wa"
@@ -51,11 +50,10 @@ func init() {
 // conformance tests: the longest interval plus the response deadline.
 const keepAlivePeriod = 4 * time.Second
 
-// migrate migrates the stack's database with the device store's tables.
+// migrate migrates the stack's database for a worker.
 func migrate(t testing.TB, s *testenv.Stack) {
 	t.Helper()
-	store := wmdriver.NewStore(s.Pool, workertest.Logger())
-	if err := db.Migrate(context.Background(), s.Pool, store.Upgrade); err != nil {
+	if err := worker.Migrate(context.Background(), s.Pool, workertest.Logger()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -71,8 +71,9 @@ type Worker struct {
 // it is idempotent and also runs when the test ends.
 func (w *Worker) Stop() { w.stop() }
 
-// StartDeps builds a worker for cfg through worker.New on the stack's
-// database and nats-server, with deps's Driver, DriverRun and Session (the
+// StartDeps migrates the stack's database for a worker (worker.Migrate),
+// builds a worker for cfg through worker.New on it and the stack's
+// nats-server, with deps's Driver, DriverRun and Session (the
 // rest of deps is the stack's, with a fresh registry), runs it until the
 // test ends or Stop, and waits until it has registered.
 func StartDeps(t testing.TB, s *testenv.Stack, cfg config.Config, deps worker.Deps) *Worker {
@@ -81,6 +82,9 @@ func StartDeps(t testing.TB, s *testenv.Stack, cfg config.Config, deps worker.De
 	deps.Pool, deps.NATS, deps.JS, deps.Names, deps.Registry = s.Pool, s.NATS.Conn(t), s.JS, s.Names, reg
 	if deps.Logger == nil {
 		deps.Logger = Logger().With("worker", cfg.WorkerID)
+	}
+	if err := worker.Migrate(context.Background(), s.Pool, deps.Logger); err != nil {
+		t.Fatal(err)
 	}
 	w, err := worker.New(cfg, deps)
 	if err != nil {
