@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/wabus/wabus/internal/lease"
 )
 
 // The partition leases. Epochs come from the tenant leases' sequence, so a
@@ -17,8 +18,6 @@ const (
 FROM unnest($3::int[], $4::bigint[]) AS h(part, epoch)
 WHERE l.part = h.part AND l.epoch = h.epoch AND l.owner = $1
 RETURNING l.part`
-
-	liveWorkers = `SELECT count(*) FROM wabus_worker WHERE expires_at > now()`
 
 	acquireParts = `WITH free AS (
 	SELECT p FROM generate_series(0, $3 - 1) AS p
@@ -64,9 +63,9 @@ func (g *Ingester) renew(ctx context.Context, held map[int]int64) (map[int]int64
 
 // share returns this worker's fair share of the partitions.
 func (g *Ingester) share(ctx context.Context) (int, error) {
-	var workers int
-	if err := g.pool.QueryRow(ctx, liveWorkers).Scan(&workers); err != nil {
-		return 0, fmt.Errorf("count workers: %w", err)
+	workers, err := lease.LiveWorkers(ctx, g.pool)
+	if err != nil {
+		return 0, err
 	}
 	return int(math.Ceil(float64(g.cfg.Partitions) / float64(max(workers, 1)))), nil
 }

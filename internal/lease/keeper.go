@@ -246,6 +246,42 @@ func (k *Keeper) grant(l Lease) {
 	k.owner.Start(l)
 }
 
+// Querier is what lease's reads run on: a pool or a pgx.Tx.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const liveWorkers = `SELECT count(*) FROM wabus_worker WHERE expires_at > now()`
+
+// LiveWorkers counts the workers whose registration has not lapsed. It
+// returns the database's error.
+func LiveWorkers(ctx context.Context, db Querier) (int, error) {
+	var n int
+	if err := db.QueryRow(ctx, liveWorkers).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count live workers: %w", err)
+	}
+	return n, nil
+}
+
+const holds = `SELECT EXISTS (SELECT 1 FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3)`
+
+// Holds reports whether worker still holds tenant's lease under epoch (the
+// fence of its writes holds). It returns the database's error.
+func Holds(ctx context.Context, db Querier, tenant, worker string, epoch int64) (bool, error) {
+	var ok bool
+	if err := db.QueryRow(ctx, holds, tenant, worker, epoch).Scan(&ok); err != nil {
+		return false, fmt.Errorf("read lease: %w", err)
+	}
+	return ok, nil
+}
+
+// Live renders the condition that the tenant whose id is the SQL
+// expression tenant has a lease that has not expired (some worker owns
+// it), for statements of others.
+func Live(tenant string) string {
+	return "EXISTS (SELECT 1 FROM wabus_lease l WHERE l.tenant = " + tenant + " AND l.expires_at >= now())"
+}
+
 // Fence renders the condition under which a statement may write for a
 // tenant: this worker still holds the tenant's lease under the epoch it
 // was granted. tenant, owner and epoch are the numbers of the statement's

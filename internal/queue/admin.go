@@ -11,6 +11,7 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // cancelJobs fails the given queued jobs of a tenant (all its live ones
@@ -203,4 +204,24 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*Job, error) {
 		return nil, fmt.Errorf("read job: %w", err)
 	}
 	return j, nil
+}
+
+// waiting names the tenants, among those given, with jobs to send and not
+// paused (one probe of the index of live rows each).
+var waiting = `SELECT t.tenant FROM unnest($1::text[]) AS t(tenant)
+WHERE EXISTS (SELECT 1 FROM wabus_job j WHERE j.tenant = t.tenant AND j.status IN ('queued', 'sending'))
+	AND NOT ` + tenant.Paused("t.tenant")
+
+// Waiting returns the tenants among tenants that have jobs to send and are
+// not paused. It returns the database's error.
+func (s *Store) Waiting(ctx context.Context, tenants []string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, waiting, pgx.QueryExecModeExec, tenants)
+	if err != nil {
+		return nil, fmt.Errorf("look up waiting jobs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("look up waiting jobs: %w", err)
+	}
+	return out, nil
 }

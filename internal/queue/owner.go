@@ -10,6 +10,7 @@ import (
 
 	"github.com/wabus/wabus/internal/lease"
 	"github.com/wabus/wabus/internal/outbox"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // claimJobs marks the next live jobs of several tenants sending and
@@ -28,7 +29,7 @@ WHERE ctid = ANY(ARRAY(
 		SELECT ctid FROM wabus_job
 		WHERE tenant = r.tenant AND status IN ('queued', 'sending')
 			AND ` + lease.FenceOn("r.tenant", "r.owner", "r.epoch") + `
-			AND NOT EXISTS (SELECT 1 FROM wabus_tenant WHERE id = r.tenant AND paused)
+			AND NOT ` + tenant.Paused("r.tenant") + `
 		ORDER BY seq LIMIT r.n
 		FOR UPDATE) c))
 RETURNING tenant, job_id, seq, payload, recipient, kind, attempts, created_at, expires_at`
@@ -260,19 +261,16 @@ func (s *Store) finishTogether(batch []*request[finishIn, struct{}]) error {
 	return nil
 }
 
-// holdsLease reads whether the lease is still (owner, epoch).
-const holdsLease = `SELECT count(*) FROM wabus_lease WHERE tenant = $1 AND owner = $2 AND epoch = $3`
-
 // fencedOrDone tells why recording outcomes wrote nothing: the lease moved
 // on (ErrFenced), or, while it still holds, an earlier attempt committed
 // them and the acknowledgement of that commit was lost (Postgres crashed
 // at that moment, say): they are recorded, and nil is returned.
 func (s *Store) fencedOrDone(ctx context.Context, tenant string, f Fence) error {
-	var n int
-	if err := s.pool.QueryRow(ctx, holdsLease, tenant, f.Owner, f.Epoch).Scan(&n); err != nil {
-		return fmt.Errorf("record outcomes: check the lease: %w", err)
+	holds, err := lease.Holds(ctx, s.pool, tenant, f.Owner, f.Epoch)
+	if err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
 	}
-	if n == 0 {
+	if !holds {
 		return ErrFenced
 	}
 	return nil

@@ -7,10 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/retry"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // loop sends one tenant's jobs while its session is usable: it claims the
@@ -227,17 +226,13 @@ func (l *loop) requeue(jobs []*queue.Job) {
 	}
 }
 
-const tenantLimits = `SELECT send_rate, send_burst FROM wabus_tenant WHERE id = $1`
-
 // limiter returns a token bucket for the tenant's rate limit: its
 // override or the default.
 func (l *loop) limiter() (*limiter, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
 	defer cancel()
-	var rate *float64
-	var burst *int
-	err := l.p.pool.QueryRow(ctx, tenantLimits, l.tenant).Scan(&rate, &burst)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	rate, burst, err := tenant.SendLimits(ctx, l.p.pool, l.tenant)
+	if err != nil {
 		return nil, err
 	}
 	r, b := l.p.cfg.Rate, l.p.cfg.Burst

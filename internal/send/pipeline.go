@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -183,12 +182,6 @@ func (p *Pipeline) wake(tenants []string) {
 	}
 }
 
-// waitingJobs names the tenants, among those given, with jobs to send and
-// not paused (one probe of the index of live rows each).
-const waitingJobs = `SELECT t.tenant FROM unnest($1::text[]) AS t(tenant)
-WHERE EXISTS (SELECT 1 FROM wabus_job j WHERE j.tenant = t.tenant AND j.status IN ('queued', 'sending'))
-	AND NOT EXISTS (SELECT 1 FROM wabus_tenant WHERE id = t.tenant AND paused)`
-
 // sweep wakes, every FetchWait and at once after a NATS reconnect, the
 // loops whose tenants have jobs waiting: it makes up for bells that were
 // lost (published while this worker was disconnected, say).
@@ -229,20 +222,8 @@ func (p *Pipeline) wakeWaiting(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	rows, err := p.pool.Query(ctx, waitingJobs, pgx.QueryExecModeExec, tenants)
+	waiting, err := p.store.Waiting(ctx, tenants)
 	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var waiting []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return err
-		}
-		waiting = append(waiting, t)
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	p.wake(waiting)

@@ -3,7 +3,6 @@ package session
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -11,12 +10,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/retry"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // Liveness says when a session gives up on a connection that looks open
@@ -220,8 +219,6 @@ func (s *Session) releasedReason() string {
 	return "worker released the session"
 }
 
-const selectStopped = `SELECT state, coalesce(last_error, '') FROM wabus_tenant WHERE id = $1`
-
 // stoppedBefore reports whether the tenant's last recorded state is a stop
 // after repeated stream replacements (by this worker before a restart, or
 // by another one), and its reason. It reads once per session: after that
@@ -231,12 +228,11 @@ func (s *Session) stoppedBefore(ctx context.Context) (string, bool) {
 		return "", false
 	}
 	s.live.checked = true
-	var state, reason string
-	err := s.m.deps.Pool.QueryRow(ctx, selectStopped, s.tenant).Scan(&state, &reason)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	state, reason, ok, err := tenant.LastState(ctx, s.m.deps.Pool, s.tenant)
+	if err != nil {
 		s.log.WarnContext(ctx, "read last session state", slog.String("error", err.Error()))
 	}
-	return reason, err == nil && state == StateDisconnected && strings.HasPrefix(reason, stoppedPrefix)
+	return reason, ok && state == StateDisconnected && strings.HasPrefix(reason, stoppedPrefix)
 }
 
 // liveMetrics count what the Liveness policies did.
