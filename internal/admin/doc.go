@@ -7,7 +7,7 @@
 // in the path is checked with bus.ValidTenant before it reaches a subject
 // or SQL (400 invalid_tenant); request bodies are limited (413 too_large).
 //
-// Sessions are read from wabus_tenant joined with wabus_lease: a session
+// Sessions are read through package tenant (tenant.Statuses): a session
 // whose state says a worker is busy with it (pairing, connecting, connected)
 // while its lease is missing or expired shows "disconnected". pending_jobs
 // is the number of jobs waiting in the send stream for the tenant; it is

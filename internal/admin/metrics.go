@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wabus/wabus/internal/tenant"
 	"github.com/wabus/wabus/internal/vocab"
 )
 
@@ -66,10 +66,6 @@ func newTenantStates(pool *pgxpool.Pool, log *slog.Logger) *tenantStates {
 // allStates are reported even at zero, so that alerts see a series.
 var allStates = vocab.States
 
-const countStates = `SELECT CASE WHEN t.state IN ('pairing', 'connecting', 'connected') AND NOT coalesce(l.expires_at >= now(), false)
-	THEN 'disconnected' ELSE t.state END, count(*)
-FROM wabus_tenant t LEFT JOIN wabus_lease l ON l.tenant = t.id GROUP BY 1`
-
 func (c *tenantStates) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 // Collect reports nothing when Postgres does not answer within 2s (a gap,
@@ -77,15 +73,8 @@ func (c *tenantStates) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *tenantStates) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rows, err := c.pool.Query(ctx, countStates)
+	counts, err := tenant.CountByState(ctx, c.pool)
 	if err != nil {
-		c.log.Warn("count tenants by state", slog.String("error", err.Error()))
-		return
-	}
-	counts := map[string]int64{}
-	var state string
-	var n int64
-	if _, err := pgx.ForEachRow(rows, []any{&state, &n}, func() error { counts[state] = n; return nil }); err != nil {
 		c.log.Warn("count tenants by state", slog.String("error", err.Error()))
 		return
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/qrcode"
+	"github.com/wabus/wabus/internal/tenant"
 	"github.com/wabus/wabus/internal/vocab"
 )
 
@@ -77,12 +78,10 @@ func (s *Server) startPairing(ctx context.Context, tenant string) (ctl.Reply, er
 // paired reports whether a pair reply says the tenant is paired already.
 func paired(rep ctl.Reply) bool { return rep.QR == "" && rep.State != vocab.StatePairing }
 
-const selectJID = `SELECT coalesce(nullif(jid, ''), device_jid, '') FROM wabus_tenant WHERE id = $1`
-
-// knownJID returns the tenant's recorded JID, or "".
-func (s *Server) knownJID(ctx context.Context, tenant string) string {
-	var jid string
-	_ = s.pool.QueryRow(ctx, selectJID, tenant).Scan(&jid)
+// knownJID returns the tenant's recorded JID, or "" (also when it cannot
+// be read: the reply is complete without it).
+func (s *Server) knownJID(ctx context.Context, id string) string {
+	jid, _ := tenant.KnownJID(ctx, s.pool, id)
 	return jid
 }
 

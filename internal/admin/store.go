@@ -2,14 +2,10 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/wabus/wabus/internal/tenant"
-	"github.com/wabus/wabus/internal/vocab"
 )
 
 // Session is a session as admin shows it (CONTRACT).
@@ -41,43 +37,21 @@ type Session struct {
 	paired bool // the tenant has credentials (device_jid)
 }
 
-// Session states that need a live owner.
-var ownedStates = map[string]bool{vocab.StatePairing: true, vocab.StateConnecting: true, vocab.StateConnected: true}
-
-const selectSessions = `SELECT t.id, t.state, t.jid, t.worker, t.since, t.last_error, t.reconnects,
-	t.send_rate, t.send_burst, t.paused, t.device_jid IS NOT NULL, coalesce(l.expires_at >= now(), false)
-FROM wabus_tenant t LEFT JOIN wabus_lease l ON l.tenant = t.id`
-
 // sessions reads the sessions of every tenant (tenant == "") or of one.
 // It does not fill PendingJobs.
-func (s *Server) sessions(ctx context.Context, tenant string) ([]Session, error) {
-	q, args := selectSessions+` ORDER BY t.id`, []any(nil)
-	if tenant != "" {
-		q, args = selectSessions+` WHERE t.id = $1`, []any{tenant}
-	}
-	rows, err := s.pool.Query(ctx, q, args...)
+func (s *Server) sessions(ctx context.Context, id string) ([]Session, error) {
+	rows, err := tenant.Statuses(ctx, s.pool, id)
 	if err != nil {
-		return nil, fmt.Errorf("query sessions: %w", err)
+		return nil, err
 	}
-	out, err := pgx.CollectRows(rows, scanSession)
-	if err != nil {
-		return nil, fmt.Errorf("read sessions: %w", err)
+	out := make([]Session, len(rows))
+	for i, r := range rows {
+		since := r.Since.UTC()
+		out[i] = Session{Tenant: r.ID, State: r.State, JID: r.JID, Worker: r.Worker, Since: &since,
+			LastError: r.LastError, Reconnects: r.Reconnects, Paused: r.Paused,
+			SendRate: r.SendRate, SendBurst: r.SendBurst, paired: r.Paired}
 	}
 	return out, nil
-}
-
-func scanSession(row pgx.CollectableRow) (Session, error) {
-	var v Session
-	var live bool
-	var since time.Time
-	err := row.Scan(&v.Tenant, &v.State, &v.JID, &v.Worker, &since, &v.LastError, &v.Reconnects,
-		&v.SendRate, &v.SendBurst, &v.Paused, &v.paired, &live)
-	if ownedStates[v.State] && !live {
-		v.State = vocab.StateDisconnected
-	}
-	since = since.UTC()
-	v.Since = &since
-	return v, err
 }
 
 // session returns one tenant's session with its pending jobs; ok is false
@@ -113,16 +87,14 @@ func (s *Server) createTenant(ctx context.Context, id string) (created bool, err
 	return tenant.Create(ctx, s.pool, id)
 }
 
-const tenantExists = `SELECT EXISTS (SELECT 1 FROM wabus_tenant WHERE id = $1)`
-
 // mustExist returns a 404 *apiError for an unknown tenant.
-func (s *Server) mustExist(ctx context.Context, tenant string) error {
-	var ok bool
-	if err := s.pool.QueryRow(ctx, tenantExists, tenant).Scan(&ok); err != nil {
-		return fmt.Errorf("look up tenant: %w", err)
+func (s *Server) mustExist(ctx context.Context, id string) error {
+	ok, err := tenant.Exists(ctx, s.pool, id)
+	if err != nil {
+		return err
 	}
 	if !ok {
-		return notFound(tenant)
+		return notFound(id)
 	}
 	return nil
 }

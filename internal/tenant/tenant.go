@@ -26,6 +26,7 @@ import (
 // DB is what the admin side runs its statements on: a pool or a pgx.Tx.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
@@ -85,6 +86,134 @@ func Device(ctx context.Context, db DB, id string) (jid string, ok bool, err err
 		return "", false, fmt.Errorf("read device: %w", err)
 	}
 	return jid, true, nil
+}
+
+// Status is a tenant's row as admin shows it.
+type Status struct {
+	ID string
+	// State is the recorded state, except that a state a worker must be
+	// busy with (pairing, connecting, connected) reads as disconnected
+	// once the owner's lease is missing or expired.
+	State      string
+	JID        string
+	Worker     string
+	Since      time.Time
+	LastError  string
+	Reconnects int64
+	// SendRate and SendBurst are the tenant's own send limits, nil for
+	// the workers' defaults.
+	SendRate  *float64
+	SendBurst *int
+	Paused    bool
+	// Paired says the tenant has credentials (a device).
+	Paired bool
+}
+
+// standingState is a tenant's state as it stands (Status.State), for t.
+var standingState = `CASE WHEN t.state IN ('` + vocab.StatePairing + `', '` + vocab.StateConnecting + `', '` + vocab.StateConnected + `')
+	AND NOT ` + lease.Live("t.id") + ` THEN '` + vocab.StateDisconnected + `' ELSE t.state END`
+
+var selectStatuses = `SELECT t.id, ` + standingState + `, t.jid, t.worker, t.since, t.last_error, t.reconnects,
+	t.send_rate, t.send_burst, t.paused, t.device_jid IS NOT NULL
+FROM wabus_tenant t`
+
+// Statuses returns the status of tenant id, or of every tenant (by id)
+// when id is "": empty for an unknown tenant. It returns the database's
+// error.
+func Statuses(ctx context.Context, db DB, id string) ([]Status, error) {
+	q, args := selectStatuses+` ORDER BY t.id`, []any(nil)
+	if id != "" {
+		q, args = selectStatuses+` WHERE t.id = $1`, []any{id}
+	}
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query tenants: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Status])
+	if err != nil {
+		return nil, fmt.Errorf("read tenants: %w", err)
+	}
+	return out, nil
+}
+
+var countStates = `SELECT ` + standingState + `, count(*) FROM wabus_tenant t GROUP BY 1`
+
+// CountByState counts the tenants by their state as it stands
+// (Status.State); a state no tenant is in is missing. It returns the
+// database's error.
+func CountByState(ctx context.Context, db DB) (map[string]int64, error) {
+	rows, err := db.Query(ctx, countStates)
+	if err != nil {
+		return nil, fmt.Errorf("count tenants by state: %w", err)
+	}
+	counts := map[string]int64{}
+	var state string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&state, &n}, func() error { counts[state] = n; return nil }); err != nil {
+		return nil, fmt.Errorf("count tenants by state: %w", err)
+	}
+	return counts, nil
+}
+
+const tenantExists = `SELECT EXISTS (SELECT 1 FROM wabus_tenant WHERE id = $1)`
+
+// Exists reports whether tenant id exists. It returns the database's
+// error.
+func Exists(ctx context.Context, db DB, id string) (bool, error) {
+	var ok bool
+	if err := db.QueryRow(ctx, tenantExists, id).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up tenant: %w", err)
+	}
+	return ok, nil
+}
+
+const selectJID = `SELECT coalesce(nullif(jid, ''), device_jid, '') FROM wabus_tenant WHERE id = $1`
+
+// KnownJID returns the JID recorded for tenant id (its account's, else its
+// device's), "" when none is or the tenant is unknown. It returns the
+// database's error.
+func KnownJID(ctx context.Context, db DB, id string) (string, error) {
+	var jid string
+	err := db.QueryRow(ctx, selectJID, id).Scan(&jid)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("read jid: %w", err)
+	}
+	return jid, nil
+}
+
+// Paused renders the condition that the tenant whose id is the SQL
+// expression id is paused, for statements of others that skip paused
+// tenants (claiming jobs, say).
+func Paused(id string) string {
+	return "EXISTS (SELECT 1 FROM wabus_tenant WHERE id = " + id + " AND paused)"
+}
+
+const selectLimits = `SELECT send_rate, send_burst FROM wabus_tenant WHERE id = $1`
+
+// SendLimits returns tenant id's own send rate and burst, each nil when
+// the tenant uses the worker's default (or is unknown). It returns the
+// database's error.
+func SendLimits(ctx context.Context, db DB, id string) (rate *float64, burst *int, err error) {
+	err = db.QueryRow(ctx, selectLimits, id).Scan(&rate, &burst)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, fmt.Errorf("read send limits: %w", err)
+	}
+	return rate, burst, nil
+}
+
+const selectLastState = `SELECT state, coalesce(last_error, '') FROM wabus_tenant WHERE id = $1`
+
+// LastState returns tenant id's recorded state and last error; ok is
+// false for an unknown tenant. It returns the database's error.
+func LastState(ctx context.Context, db DB, id string) (state, lastError string, ok bool, err error) {
+	err = db.QueryRow(ctx, selectLastState, id).Scan(&state, &lastError)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("read state: %w", err)
+	}
+	return state, lastError, true, nil
 }
 
 // Limits are the send settings of a tenant that an update changes; a
