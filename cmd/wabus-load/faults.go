@@ -133,36 +133,42 @@ func termRestart(ctx context.Context, l *load, w *harness.Worker) faultResult {
 // natsFault: kill and restart nats-server on the same port and store.
 func natsFault(ctx context.Context, e *env, l *load) faultResult {
 	trigger(ctx, l)
-	var f faultResult
-	at := time.Now()
-	if err := e.nats.Restart(); err != nil {
-		f.problem("restart nats-server: %v", err)
-		return f
-	}
-	f.notes = append(f.notes, fmt.Sprintf("nats-server down for %s", time.Since(at).Round(time.Millisecond)))
-	f.recovery = resumed(ctx, &f, l)
-	return f
+	return outage(ctx, l, "nats-server", func() error {
+		if err := e.nats.Restart(); err != nil {
+			return fmt.Errorf("restart nats-server: %w", err)
+		}
+		return nil
+	})
 }
 
 // pgFault: crash (pg_ctl -m immediate) and restart the Postgres cluster.
 func pgFault(ctx context.Context, e *env, l *load) faultResult {
 	trigger(ctx, l)
-	var f faultResult
 	if e.cluster == nil {
-		f.notes = append(f.notes, "skipped: -database-url given, the server is not ours to restart")
-		return f
+		return faultResult{notes: []string{"skipped: -database-url given, the server is not ours to restart"}}
 	}
+	return outage(ctx, l, "postgres", func() error {
+		if err := e.cluster.Stop(); err != nil {
+			return fmt.Errorf("stop postgres: %w", err)
+		}
+		time.Sleep(e.o.pgDown)
+		if err := e.cluster.Start(); err != nil {
+			return fmt.Errorf("start postgres: %w", err)
+		}
+		return nil
+	})
+}
+
+// outage takes server down and brings it back with bounce, notes how long
+// it was down, and measures how long sends took to resume.
+func outage(ctx context.Context, l *load, server string, bounce func() error) faultResult {
+	var f faultResult
 	at := time.Now()
-	if err := e.cluster.Stop(); err != nil {
-		f.problem("stop postgres: %v", err)
+	if err := bounce(); err != nil {
+		f.problem("%v", err)
 		return f
 	}
-	time.Sleep(e.o.pgDown)
-	if err := e.cluster.Start(); err != nil {
-		f.problem("start postgres: %v", err)
-		return f
-	}
-	f.notes = append(f.notes, fmt.Sprintf("postgres down for %s", time.Since(at).Round(time.Millisecond)))
+	f.notes = append(f.notes, fmt.Sprintf("%s down for %s", server, time.Since(at).Round(time.Millisecond)))
 	f.recovery = resumed(ctx, &f, l)
 	return f
 }

@@ -92,15 +92,11 @@ func (s *Server) apiConnect(w http.ResponseWriter, r *http.Request, tenant strin
 	if _, err := s.createTenant(ctx, tenant); err != nil {
 		return err
 	}
-	watch, err := s.watchPairing(tenant)
+	watch, rep, err := s.beginPairing(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	defer watch.stop()
-	rep, err := s.startPairing(ctx, tenant)
-	if err != nil {
-		return err
-	}
 	if paired(rep) {
 		writeJSON(w, http.StatusOK, legacyConnect{ClientID: tenant, Connected: rep.State == vocab.StateConnected, State: rep.State})
 		return nil

@@ -30,13 +30,5 @@ func (s *Server) logoutSession(w http.ResponseWriter, r *http.Request, tenant st
 	if err := ctlError(rep); err != nil {
 		return err
 	}
-	v, ok, err := s.session(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return notFound(tenant)
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return s.writeSession(ctx, w, http.StatusOK, tenant)
 }

@@ -53,6 +53,23 @@ func (p *pairWatch) next(ctx context.Context, timeout <-chan time.Time) (ctl.Pai
 	}
 }
 
+// beginPairing watches tenant's pairing events, then asks the owner to
+// pair it (see startPairing): in that order, so no event the pairing
+// publishes after the reply is missed. The caller stops the watch; on an
+// error there is none to stop.
+func (s *Server) beginPairing(ctx context.Context, tenant string) (*pairWatch, ctl.Reply, error) {
+	watch, err := s.watchPairing(tenant)
+	if err != nil {
+		return nil, ctl.Reply{}, err
+	}
+	rep, err := s.startPairing(ctx, tenant)
+	if err != nil {
+		watch.stop()
+		return nil, ctl.Reply{}, err
+	}
+	return watch, rep, nil
+}
+
 // startPairing asks the owner to pair tenant. The reply carries the current
 // QR code, or the state and JID of a tenant that is paired already, or
 // neither when the first code is not there yet (the owner answered

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/wabus/wabus/internal/ctl"
@@ -22,14 +23,20 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, _ string) 
 
 // getSession answers GET /v1/sessions/{tenant}.
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request, tenant string) error {
-	v, ok, err := s.session(r.Context(), tenant)
+	return s.writeSession(r.Context(), w, http.StatusOK, tenant)
+}
+
+// writeSession answers tenant's session with status; 404 not_found when
+// the tenant is not there (or was deleted in between).
+func (s *Server) writeSession(ctx context.Context, w http.ResponseWriter, status int, tenant string) error {
+	v, ok, err := s.session(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return notFound(tenant)
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, status, v)
 	return nil
 }
 
@@ -48,19 +55,11 @@ func (s *Server) putSession(w http.ResponseWriter, r *http.Request, tenant strin
 	if err := lim.store(r.Context(), s, tenant); err != nil {
 		return err
 	}
-	v, ok, err := s.session(r.Context(), tenant)
-	if err != nil {
-		return err
-	}
-	if !ok { // deleted again in between
-		return notFound(tenant)
-	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, v)
-	return nil
+	return s.writeSession(r.Context(), w, status, tenant)
 }
 
 // deleted is the answer of DELETE /v1/sessions/{tenant}.

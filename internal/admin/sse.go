@@ -77,15 +77,11 @@ func (s *Server) pairStream(w http.ResponseWriter, r *http.Request, tenant strin
 	if err := s.mustExist(ctx, tenant); err != nil {
 		return err
 	}
-	watch, err := s.watchPairing(tenant)
+	watch, rep, err := s.beginPairing(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	defer watch.stop()
-	rep, err := s.startPairing(ctx, tenant)
-	if err != nil {
-		return err
-	}
 	out, err := startSSE(w)
 	if err != nil {
 		return nil // the client is gone

@@ -221,69 +221,63 @@ func (r *reader) str(name, def string) string {
 }
 
 func (r *reader) oneOf(name, def string, allowed ...string) string {
-	v, ok := r.raw(name)
-	if !ok {
-		return def
-	}
-	for _, a := range allowed {
-		if strings.EqualFold(v, a) {
-			return a
+	return parsed(r, name, def, func(v string) (string, error) {
+		for _, a := range allowed {
+			if strings.EqualFold(v, a) {
+				return a, nil
+			}
 		}
-	}
-	r.fail(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
-	return def
+		return "", fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+	})
 }
 
 func (r *reader) float(name string, def float64) float64 {
-	v, ok := r.raw(name)
-	if !ok {
-		return def
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		r.fail(name, "%q is not a number", v)
-		return def
-	}
-	return f
+	return parsed(r, name, def, func(v string) (float64, error) {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("%q is not a number", v)
+		}
+		return f, nil
+	})
 }
 
 func (r *reader) int(name string, def int) int {
-	v, ok := r.raw(name)
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		r.fail(name, "%q is not a whole number", v)
-		return def
-	}
-	return n
+	return parsed(r, name, def, func(v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a whole number", v)
+		}
+		return n, nil
+	})
 }
 
 func (r *reader) duration(name string, def time.Duration) time.Duration {
-	v, ok := r.raw(name)
-	if !ok {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		r.fail(name, "%q is not a duration such as 15s, 10m or 24h", v)
-		return def
-	}
-	return d
+	return parsed(r, name, def, func(v string) (time.Duration, error) {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration such as 15s, 10m or 24h", v)
+		}
+		return d, nil
+	})
 }
 
 func (r *reader) size(name string, def int64) int64 {
+	return parsed(r, name, def, ParseSize)
+}
+
+// parsed reads name with parse: def when it is unset, and def with parse's
+// error (which names the value) recorded when parse fails.
+func parsed[T any](r *reader, name string, def T, parse func(string) (T, error)) T {
 	v, ok := r.raw(name)
 	if !ok {
 		return def
 	}
-	n, err := ParseSize(v)
+	x, err := parse(v)
 	if err != nil {
 		r.fail(name, "%v", err)
 		return def
 	}
-	return n
+	return x
 }
 
 var sizeUnits = map[string]int64{

@@ -46,17 +46,23 @@ func NewStack(t testing.TB) *Stack {
 // StreamMsgs returns how many messages a stream holds.
 func StreamMsgs(t testing.TB, js jetstream.JetStream, stream string) uint64 {
 	t.Helper()
+	return streamInfo(t, js, stream).State.Msgs
+}
+
+// streamInfo returns a stream's info, read with opts.
+func streamInfo(t testing.TB, js jetstream.JetStream, stream string, opts ...jetstream.StreamInfoOpt) *jetstream.StreamInfo {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		t.Fatalf("testenv: stream %s: %v", stream, err)
 	}
-	info, err := s.Info(ctx)
+	info, err := s.Info(ctx, opts...)
 	if err != nil {
 		t.Fatalf("testenv: stream %s info: %v", stream, err)
 	}
-	return info.State.Msgs
+	return info
 }
 
 // ReadStream returns every message of a stream whose subject matches
@@ -96,18 +102,8 @@ func ReadStream(t testing.TB, js jetstream.JetStream, stream, filter string) []j
 // SubjectMsgs returns how many messages of a stream match filter.
 func SubjectMsgs(t testing.TB, js jetstream.JetStream, stream, filter string) uint64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatalf("testenv: stream %s: %v", stream, err)
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		t.Fatalf("testenv: stream %s info: %v", stream, err)
-	}
 	var n uint64
-	for _, c := range info.State.Subjects {
+	for _, c := range streamInfo(t, js, stream, jetstream.WithSubjectFilter(filter)).State.Subjects {
 		n += c
 	}
 	return n

@@ -198,9 +198,14 @@ func receiptBundle(node *waBinary.Node) (bundleKeys, bool) {
 func (s *Server) RetryReceipts(msgID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return occurrences(s.retries, msgID)
+}
+
+// occurrences reports how many of ids are id.
+func occurrences(ids []string, id string) int {
 	n := 0
-	for _, id := range s.retries {
-		if id == msgID {
+	for _, x := range ids {
+		if x == id {
 			n++
 		}
 	}
@@ -300,13 +305,7 @@ func (s *Server) sendFromPhone(phone *emuDevice, dev types.JID, msg *waE2E.Messa
 func (s *Server) PhoneRequests(msgID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, id := range s.phoneRequests {
-		if id == msgID {
-			n++
-		}
-	}
-	return n
+	return occurrences(s.phoneRequests, msgID)
 }
 
 // RequestRetry plays a recipient's phone that could not decrypt the message
