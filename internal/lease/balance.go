@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const adoptLeases = `UPDATE wabus_lease SET epoch = nextval('wabus_lease_epoch'), expires_at = now() + $2::interval
@@ -35,16 +36,18 @@ func (k *Keeper) adopt(ctx context.Context) {
 
 // shareQuery counts live workers and the tenants to spread over them: the
 // paired ones and any held by a live lease (a pairing in progress).
-const shareQuery = `SELECT
+func shareQuery(paired string) string {
+	return `SELECT
 	(SELECT count(*) FROM wabus_worker WHERE expires_at > now()),
-	(SELECT count(*) FROM wabus_tenant t WHERE t.device_jid IS NOT NULL
-		OR EXISTS (SELECT 1 FROM wabus_lease l WHERE l.tenant = t.id AND l.expires_at > now()))`
+	(SELECT count(*) FROM (SELECT id FROM ` + paired + ` p
+		UNION SELECT tenant FROM wabus_lease WHERE expires_at > now()) t)`
+}
 
 // rebalance acquires orphans up to this worker's fair share and releases
 // what it holds beyond it.
 func (k *Keeper) rebalance(ctx context.Context) error {
 	var workers, tenants int
-	if err := k.pool.QueryRow(ctx, shareQuery).Scan(&workers, &tenants); err != nil {
+	if err := k.pool.QueryRow(ctx, k.shareSQL).Scan(&workers, &tenants); err != nil {
 		return fmt.Errorf("read share: %w", err)
 	}
 	target := int(math.Ceil(float64(tenants) / float64(max(workers, 1))))
@@ -58,12 +61,15 @@ func (k *Keeper) rebalance(ctx context.Context) error {
 	return nil
 }
 
-const acquireOrphans = `WITH orphan AS (
-	SELECT t.id FROM wabus_tenant t LEFT JOIN wabus_lease l ON l.tenant = t.id
-	WHERE t.device_jid IS NOT NULL AND (l.tenant IS NULL OR l.expires_at < now())
+// acquireOrphans takes leases of paired tenants nobody holds (or whose
+// lease expired). Workers taking orphans at once take different ones
+// (their tenant rows are locked, skipping locked ones), never the same
+// rows in different orders (a deadlock).
+func acquireOrphans(paired string) string {
+	return `WITH orphan AS (
+	SELECT t.id FROM ` + paired + ` t
+	WHERE NOT EXISTS (SELECT 1 FROM wabus_lease l WHERE l.tenant = t.id AND l.expires_at >= now())
 	ORDER BY md5(t.id || $1) LIMIT $3
-	-- workers taking orphans at once take different ones, never the same
-	-- rows in different orders (a deadlock)
 	FOR UPDATE OF t SKIP LOCKED)
 INSERT INTO wabus_lease AS l (tenant, owner, expires_at)
 SELECT id, $1, now() + $2::interval FROM orphan
@@ -71,9 +77,10 @@ ON CONFLICT (tenant) DO UPDATE SET owner = excluded.owner, expires_at = excluded
 	epoch = nextval('wabus_lease_epoch')
 	WHERE l.expires_at < now()
 RETURNING l.tenant, l.epoch`
+}
 
 func (k *Keeper) acquireOrphans(ctx context.Context, n int) error {
-	rows, err := k.pool.Query(ctx, acquireOrphans, k.cfg.WorkerID, k.cfg.TTL, n)
+	rows, err := k.pool.Query(ctx, k.orphansSQL, k.cfg.WorkerID, k.cfg.TTL, n)
 	if err != nil {
 		return fmt.Errorf("acquire orphans: %w", err)
 	}
@@ -121,8 +128,10 @@ func (k *Keeper) releaseExcess(ctx context.Context, n int) {
 	wg.Wait()
 }
 
+// acquireOne takes tenant $3's lease unless a live one exists; the lease's
+// reference to the tenant refuses an unknown tenant.
 const acquireOne = `INSERT INTO wabus_lease AS l (tenant, owner, expires_at)
-SELECT id, $1, now() + $2::interval FROM wabus_tenant WHERE id = $3
+VALUES ($3, $1, now() + $2::interval)
 ON CONFLICT (tenant) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
 	epoch = nextval('wabus_lease_epoch')
 	WHERE l.expires_at < now()
@@ -143,6 +152,9 @@ func (k *Keeper) Acquire(ctx context.Context, tenant string) (Lease, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Lease{}, k.heldBy(ctx, tenant)
 	}
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == foreignKeyViolation {
+		return Lease{}, ErrUnknownTenant
+	}
 	if err != nil {
 		return Lease{}, fmt.Errorf("acquire lease: %w", err)
 	}
@@ -151,6 +163,10 @@ func (k *Keeper) Acquire(ctx context.Context, tenant string) (Lease, error) {
 	k.grant(l)
 	return l, nil
 }
+
+// foreignKeyViolation is Postgres's SQLSTATE for a reference to a row that
+// does not exist.
+const foreignKeyViolation = "23503"
 
 // heldBy explains why Acquire found no row to take.
 func (k *Keeper) heldBy(ctx context.Context, tenant string) error {

@@ -38,6 +38,10 @@ type Config struct {
 	TTL time.Duration
 	// Interval is how often leases are renewed and rebalanced. Defaults to TTL/5.
 	Interval time.Duration
+	// Paired is a sub-select of the ids of the tenants whose sessions must
+	// run (tenant.PairedIDs): the keeper spreads them, and any tenant
+	// with a live lease, over the live workers. Required.
+	Paired string
 }
 
 func (c Config) withDefaults() Config {
@@ -58,6 +62,9 @@ type Keeper struct {
 	log     *slog.Logger
 	metrics *metrics
 
+	// the rebalancing statements, on Config.Paired
+	shareSQL, orphansSQL string
+
 	mu      sync.Mutex
 	held    map[string]int64 // tenant → epoch
 	validTo time.Time        // monotonic: leases surely valid until then
@@ -66,8 +73,8 @@ type Keeper struct {
 // New returns a Keeper for cfg, registering its metrics on reg. It returns
 // an error when cfg has no WorkerID or the metrics cannot be registered.
 func New(cfg Config, pool *pgxpool.Pool, owner Owner, logger *slog.Logger, reg prometheus.Registerer) (*Keeper, error) {
-	if cfg.WorkerID == "" {
-		return nil, errors.New("lease: config has no worker id")
+	if cfg.WorkerID == "" || cfg.Paired == "" {
+		return nil, errors.New("lease: config has no worker id or no paired tenants")
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
@@ -75,6 +82,7 @@ func New(cfg Config, pool *pgxpool.Pool, owner Owner, logger *slog.Logger, reg p
 	}
 	return &Keeper{
 		cfg: cfg.withDefaults(), pool: pool, owner: owner, metrics: m,
+		shareSQL: shareQuery(cfg.Paired), orphansSQL: acquireOrphans(cfg.Paired),
 		log:  logger.With(slog.String("component", "lease")),
 		held: map[string]int64{},
 	}, nil

@@ -1,4 +1,4 @@
-package lease
+package lease_test
 
 import (
 	"context"
@@ -11,17 +11,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wabus/wabus/internal/lease"
+	"github.com/wabus/wabus/internal/tenant"
 	"github.com/wabus/wabus/internal/testing/testenv"
 )
 
-// recorder is an Owner that remembers which sessions run.
+// recorder is a lease.Owner that remembers which sessions run.
 type recorder struct {
 	mu      sync.Mutex
 	running map[string]int64
 	stops   int
 }
 
-func (r *recorder) Start(l Lease) {
+func (r *recorder) Start(l lease.Lease) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.running[l.Tenant] = l.Epoch
@@ -44,10 +46,10 @@ func (r *recorder) count() int {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func keeper(t *testing.T, s *testenv.Stack, id string, ttl time.Duration) (*Keeper, *recorder) {
+func keeper(t *testing.T, s *testenv.Stack, id string, ttl time.Duration) (*lease.Keeper, *recorder) {
 	t.Helper()
 	rec := &recorder{running: map[string]int64{}}
-	k, err := New(Config{WorkerID: id, TTL: ttl}, s.Pool, rec, quiet, prometheus.NewRegistry())
+	k, err := lease.New(lease.Config{WorkerID: id, TTL: ttl, Paired: tenant.PairedIDs}, s.Pool, rec, quiet, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,12 +58,12 @@ func keeper(t *testing.T, s *testenv.Stack, id string, ttl time.Duration) (*Keep
 
 func pairedTenants(t *testing.T, s *testenv.Stack, n int) {
 	t.Helper()
+	var ids, jids []string
 	for i := range n {
-		_, err := s.Pool.Exec(context.Background(),
-			`INSERT INTO wabus_tenant (id, device_jid) VALUES ($1, $2)`, fmt.Sprintf("t%02d", i), fmt.Sprintf("%d:1@s.whatsapp.net", 100+i))
-		if err != nil {
-			t.Fatal(err)
-		}
+		ids, jids = append(ids, fmt.Sprintf("t%02d", i)), append(jids, fmt.Sprintf("%d:1@s.whatsapp.net", 100+i))
+	}
+	if err := tenant.SetPaired(context.Background(), s.Pool, ids, jids); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -71,15 +73,15 @@ func TestFairShareAndTakeover(t *testing.T) {
 	pairedTenants(t, s, 30)
 	ctx := context.Background()
 	ttl := 2 * time.Second
-	ks := make([]*Keeper, 3)
+	ks := make([]*lease.Keeper, 3)
 	recs := make([]*recorder, 3)
 	for i := range ks {
 		ks[i], recs[i] = keeper(t, s, fmt.Sprintf("w%d", i), ttl)
-		ks[i].heartbeat(ctx)
+		ks[i].Heartbeat(ctx)
 	}
 	for range 3 { // a few rounds settle the shares
 		for _, k := range ks {
-			k.tick(ctx)
+			k.Tick(ctx)
 		}
 	}
 	for i, r := range recs {
@@ -94,8 +96,8 @@ func TestFairShareAndTakeover(t *testing.T) {
 	// w2 dies without cleanup while the others keep ticking: its rows
 	// expire and the survivors take its tenants over.
 	testenv.Eventually(t, 3*ttl, "survivors take over w2's tenants", func() bool {
-		ks[0].tick(ctx)
-		ks[1].tick(ctx)
+		ks[0].Tick(ctx)
+		ks[1].Tick(ctx)
 		return recs[0].count()+recs[1].count() == 30
 	})
 	if got := recs[0].count() + recs[1].count(); got != 30 {
@@ -107,10 +109,10 @@ func TestFairShareAndTakeover(t *testing.T) {
 
 	// A new worker w3 gets a fair share as the others release theirs.
 	k3, rec3 := keeper(t, s, "w3", ttl)
-	k3.heartbeat(ctx)
-	ks[0].tick(ctx)
-	ks[1].tick(ctx)
-	k3.tick(ctx)
+	k3.Heartbeat(ctx)
+	ks[0].Tick(ctx)
+	ks[1].Tick(ctx)
+	k3.Tick(ctx)
 	if rec3.count() != 10 || recs[0].count() != 10 || recs[1].count() != 10 {
 		t.Fatalf("after w3 joined: %d %d %d, want 10 each", recs[0].count(), recs[1].count(), rec3.count())
 	}
@@ -123,7 +125,7 @@ func TestFrozenWorkerLosesItsTenants(t *testing.T) {
 	ctx := context.Background()
 	ttl := time.Second
 	a, recA := keeper(t, s, "a", ttl)
-	a.tick(ctx)
+	a.Tick(ctx)
 	if recA.count() != 4 {
 		t.Fatalf("a runs %d", recA.count())
 	}
@@ -135,12 +137,12 @@ func TestFrozenWorkerLosesItsTenants(t *testing.T) {
 		return testenv.QueryInt(t, s.Pool, "SELECT count(*) FROM wabus_lease WHERE expires_at > now()") == 0
 	})
 	b, recB := keeper(t, s, "b", ttl)
-	b.tick(ctx)
+	b.Tick(ctx)
 	if recB.count() != 4 {
 		t.Fatalf("b runs %d, want 4", recB.count())
 	}
 	// a wakes up: its renewal finds newer epochs and stops its sessions.
-	a.tick(ctx)
+	a.Tick(ctx)
 	if recA.count() != 0 {
 		t.Fatalf("a still runs %d tenants after waking up", recA.count())
 	}
@@ -154,12 +156,12 @@ func TestAcquireOnDemandAndForward(t *testing.T) {
 	t.Parallel()
 	s := testenv.NewStack(t)
 	ctx := context.Background()
-	if _, err := s.Pool.Exec(ctx, `INSERT INTO wabus_tenant (id) VALUES ('new')`); err != nil {
+	if _, err := tenant.Create(ctx, s.Pool, "new"); err != nil {
 		t.Fatal(err)
 	}
 	a, recA := keeper(t, s, "a", 5*time.Second)
 	b, _ := keeper(t, s, "b", 5*time.Second)
-	a.heartbeat(ctx)
+	a.Heartbeat(ctx)
 	if _, err := a.Acquire(ctx, "new"); err != nil {
 		t.Fatal(err)
 	}
@@ -167,11 +169,11 @@ func TestAcquireOnDemandAndForward(t *testing.T) {
 		t.Fatal("session not started on acquire")
 	}
 	_, err := b.Acquire(ctx, "new")
-	var held *HeldError
+	var held *lease.HeldError
 	if !asHeld(err, &held) || held.Owner != "a" {
-		t.Fatalf("b.Acquire = %v, want HeldError by a", err)
+		t.Fatalf("b.Acquire = %v, want lease.HeldError by a", err)
 	}
-	if _, err := b.Acquire(ctx, "nope"); err != ErrUnknownTenant {
+	if _, err := b.Acquire(ctx, "nope"); err != lease.ErrUnknownTenant {
 		t.Fatalf("unknown tenant: %v", err)
 	}
 	if err := a.Release(ctx, "new"); err != nil {
@@ -182,15 +184,15 @@ func TestAcquireOnDemandAndForward(t *testing.T) {
 	}
 }
 
-func asHeld(err error, target **HeldError) bool {
-	h, ok := err.(*HeldError)
+func asHeld(err error, target **lease.HeldError) bool {
+	h, ok := err.(*lease.HeldError)
 	if ok {
 		*target = h
 	}
 	return ok
 }
 
-// barrier is an Owner whose Stop returns only once every one of n sessions
+// barrier is a lease.Owner whose Stop returns only once every one of n sessions
 // is being stopped (or a deadline passed): stops run one at a time never
 // get there.
 type barrier struct {
@@ -222,11 +224,11 @@ func TestShutdownReleasesTenantsInParallel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &barrier{recorder: recorder{running: map[string]int64{}}, n: 5,
 		entered: make(chan struct{}, 5), all: make(chan struct{})}
-	k, err := New(Config{WorkerID: "a", TTL: 5 * time.Second}, s.Pool, b, quiet, prometheus.NewRegistry())
+	k, err := lease.New(lease.Config{WorkerID: "a", TTL: 5 * time.Second, Paired: tenant.PairedIDs}, s.Pool, b, quiet, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.tick(ctx)
+	k.Tick(ctx)
 	if b.count() != 5 {
 		t.Fatalf("a runs %d of 5", b.count())
 	}
@@ -259,16 +261,16 @@ func TestRebalanceReleasesTenantsInParallel(t *testing.T) {
 	ctx := context.Background()
 	b := &barrier{recorder: recorder{running: map[string]int64{}}, n: 3,
 		entered: make(chan struct{}, 6), all: make(chan struct{})}
-	k, err := New(Config{WorkerID: "a", TTL: 30 * time.Second}, s.Pool, b, quiet, prometheus.NewRegistry())
+	k, err := lease.New(lease.Config{WorkerID: "a", TTL: 30 * time.Second, Paired: tenant.PairedIDs}, s.Pool, b, quiet, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.tick(ctx)
+	k.Tick(ctx)
 	if b.count() != 6 {
 		t.Fatalf("a runs %d of 6", b.count())
 	}
 	other, _ := keeper(t, s, "b", 30*time.Second)
-	if err := other.heartbeat(ctx); err != nil {
+	if err := other.Heartbeat(ctx); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -277,7 +279,7 @@ func TestRebalanceReleasesTenantsInParallel(t *testing.T) {
 		}
 		close(b.all)
 	}()
-	k.tick(ctx) // a's share is now 3: it gives 3 up
+	k.Tick(ctx) // a's share is now 3: it gives 3 up
 	if b.timeout {
 		t.Fatal("sessions given up were stopped one at a time")
 	}

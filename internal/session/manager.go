@@ -19,6 +19,7 @@ import (
 	"github.com/wabus/wabus/internal/outbox"
 	"github.com/wabus/wabus/internal/queue"
 	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/tenant"
 )
 
 // Config configures a Manager.
@@ -141,7 +142,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if m.metrics, err = newMetrics(deps.Registry, m); err != nil {
 		return nil, err
 	}
-	m.keeper, err = lease.New(lease.Config{WorkerID: cfg.WorkerID, TTL: cfg.LeaseTTL}, deps.Pool, m, deps.Logger, deps.Registry)
+	m.keeper, err = lease.New(lease.Config{WorkerID: cfg.WorkerID, TTL: cfg.LeaseTTL, Paired: tenant.PairedIDs}, deps.Pool, m, deps.Logger, deps.Registry)
 	if err != nil {
 		return nil, err
 	}

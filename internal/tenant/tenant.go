@@ -181,6 +181,12 @@ func KnownJID(ctx context.Context, db DB, id string) (string, error) {
 	return jid, nil
 }
 
+// PairedIDs is a sub-select of the ids of the paired tenants (those with
+// a device), whose sessions must run: what leases are spread over
+// (lease.Config.Paired). Its rows are the tenant rows, so that a
+// statement may lock them.
+const PairedIDs = `(SELECT id FROM wabus_tenant WHERE device_jid IS NOT NULL)`
+
 // Paused renders the condition that the tenant whose id is the SQL
 // expression id is paused, for statements of others that skip paused
 // tenants (claiming jobs, say).

@@ -151,12 +151,11 @@ func Pair(t testing.TB, s *testenv.Stack, nc *nats.Conn, id string) {
 }
 
 // WaitState waits until tenant's recorded state is want.
-func WaitState(t testing.TB, s *testenv.Stack, tenant, want string) {
+func WaitState(t testing.TB, s *testenv.Stack, id, want string) {
 	t.Helper()
-	testenv.Eventually(t, 20*time.Second, tenant+" reaches "+want, func() bool {
-		var st string
-		err := s.Pool.QueryRow(context.Background(), `SELECT state FROM wabus_tenant WHERE id = $1`, tenant).Scan(&st)
-		return err == nil && st == want
+	testenv.Eventually(t, 20*time.Second, id+" reaches "+want, func() bool {
+		st, _, ok, err := tenant.LastState(context.Background(), s.Pool, id)
+		return err == nil && ok && st == want
 	})
 }
 
