@@ -13,7 +13,11 @@ import (
 
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/job"
+	"github.com/wabus/wabus/internal/session/wa"
+	"github.com/wabus/wabus/internal/session/wmdriver"
 	"github.com/wabus/wabus/internal/testing/testenv"
+	"github.com/wabus/wabus/internal/testing/waemu"
+	"github.com/wabus/wabus/internal/testing/workertest"
 	"github.com/wabus/wabus/internal/vocab"
 )
 
@@ -146,4 +150,77 @@ func TestConformanceSendToNumberNotOnWhatsAppFails(t *testing.T) {
 	if n := len(emu.Received()); n != 0 {
 		t.Fatalf("the emulator received %d messages, want none", n)
 	}
+}
+
+// A send whose caller gives up while WhatsApp has yet to ack it still
+// ends with WhatsApp's answer: once a message is on its way, whatsmeow
+// cannot take a cancellation (giving up its wait for the ack races the
+// socket reader that delivers the ack, see Send).
+func TestConformanceSendOutlivesItsCancelledContext(t *testing.T) {
+	t.Parallel()
+	s, emu := newEmuStack(t, waemu.Config{AckDelay: time.Second})
+	c := pairedConn(t, s, emu, "acme")
+	id := newMessageID()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		wctx, wcancel := context.WithTimeout(context.Background(), emuWait)
+		defer wcancel()
+		if _, err := emu.WaitReceived(wctx, id); err == nil {
+			cancel() // the message reached WhatsApp; its ack is a second away
+		}
+	}()
+	res, err := c.Send(ctx, &wa.OutMessage{ID: id, To: "51987654321@s.whatsapp.net", Kind: vocab.ContentText, Text: "hola"})
+	if ctx.Err() == nil {
+		t.Fatalf("the send ended (%+v, %v) before its context was cancelled", res, err)
+	}
+	if err != nil || res.ID != id {
+		t.Fatalf("send cancelled on its way: %+v, %v; want WhatsApp's ack of %s", res, err, id)
+	}
+}
+
+// pairedConn pairs a device for tenant on a connection of its own, with no
+// worker, and returns the connection once it is logged in.
+func pairedConn(t *testing.T, s *testenv.Stack, emu *waemu.Server, tenant string) wa.Conn {
+	t.Helper()
+	store := wmdriver.NewStore(s.Pool, workertest.Logger())
+	t.Cleanup(func() { _ = store.Close() })
+	drv := wmdriver.New(wmdriver.Config{HTTPClient: emu.HTTPClient()}, workertest.Logger())
+	connected := make(chan struct{}, 1)
+	c, err := drv.Open(tenant, store.NewDevice(), handlerFunc(func(ev wa.Event) bool {
+		if _, ok := ev.(wa.Connected); ok {
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		}
+		return true
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), emuWait)
+	defer cancel()
+	qrs, err := c.PairQR(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Disconnect)
+	select {
+	case ev := <-qrs:
+		if err := emu.ScanQR(ev.Code); err != nil {
+			t.Fatalf("scan %+v: %v", ev, err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no qr code")
+	}
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		t.Fatal("not logged in after pairing")
+	}
+	return c
 }

@@ -53,7 +53,15 @@ func (c *conn) Send(ctx context.Context, msg *wa.OutMessage) (*wa.SendResult, er
 	if msg.Poll != nil {
 		c.m.polls.saw(msg.ID, msg.Poll.Options)
 	}
-	resp, err := c.client.SendMessage(ctx, to, m, whatsmeow.SendRequestExtra{ID: msg.ID})
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("send message: %w", err)
+	}
+	// Once begun, the send is not cancelled: whatsmeow's giving up on the
+	// ack closes the channel its socket reader may be delivering the ack
+	// on (a data race, and a panic of the reader when the ack wins). It
+	// ends with WhatsApp's answer, whatsmeow's own timeout, or the end of
+	// the connection.
+	resp, err := c.client.SendMessage(context.WithoutCancel(ctx), to, m, whatsmeow.SendRequestExtra{ID: msg.ID})
 	if err != nil {
 		return nil, c.refused(sendError(err, to))
 	}

@@ -64,6 +64,10 @@ func (c *conn) handleMessage(node *waBinary.Node) {
 		c.s.takeMessage(c.dev, to, id, typ, node, part)
 	}
 	c.s.contacted(c.dev, to)
+	if d := c.s.cfg.AckDelay; d > 0 {
+		time.AfterFunc(d, func() { c.sendOrClose(ack) })
+		return
+	}
 	c.sendOrClose(ack)
 }
 

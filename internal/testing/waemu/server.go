@@ -52,6 +52,10 @@ type Config struct {
 	// registration (whatsmeow's PairPhone), as a slow WhatsApp would.
 	// Defaults to 0.
 	LinkCodeDelay time.Duration
+	// AckDelay holds back the server's ack of each message a client sends
+	// (once it has taken the message), as a slow WhatsApp would. Defaults
+	// to 0.
+	AckDelay time.Duration
 }
 
 func (c Config) withDefaults() Config {
