@@ -296,7 +296,9 @@ func TestTenantRateLimitHoldsItsJobsBack(t *testing.T) {
 	sent := func() int64 {
 		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE tenant = 'slow' AND status = 'sent'`)
 	}
-	testenv.Eventually(t, 10*time.Second, "the first job (the burst) is sent", func() bool { return sent() == 1 })
+	testenv.Eventually(t, 10*time.Second, "the three jobs queued and the first (the burst) sent", func() bool {
+		return sent() == 1 && testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE tenant = 'slow'`) == 3
+	})
 	// one a minute: the next token is a minute away, and nothing else was claimed
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE tenant = 'slow' AND status = 'queued'`); n != 2 {
 		t.Fatalf("%d jobs still queued behind the rate limit, want 2", n)
