@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/wabus/wabus/internal/bus"
-	"github.com/wabus/wabus/internal/db"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/testing/testenv"
 	"github.com/wabus/wabus/internal/vocab"
@@ -180,17 +179,7 @@ func TestBacklogWaitsForNATSAndDrains(t *testing.T) {
 
 func TestRelayRecoversFromPostgresRestart(t *testing.T) {
 	t.Parallel()
-	cluster := testenv.PrivatePostgres(t)
-	pool := testenv.Pool(t, cluster.URL())
-	ctx := context.Background()
-	if err := db.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	ns := testenv.NATS(t)
-	s := &testenv.Stack{DBURL: cluster.URL(), Pool: pool, NATS: ns, JS: ns.JetStream(t), Names: bus.NewNames(testenv.Prefix(t))}
-	if err := bus.Provision(ctx, s.JS, s.Names, bus.Config{}); err != nil {
-		t.Fatal(err)
-	}
+	s, cluster := testenv.NewPrivateStack(t)
 	start(t, newRelay(t, s.Pool, s.JS, RelayConfig{}))
 	enqueue(t, s.Pool, s.Names, 0, 100, 10)
 	testenv.Eventually(t, 10*time.Second, "events before the restart published", func() bool {
@@ -200,7 +189,7 @@ func TestRelayRecoversFromPostgresRestart(t *testing.T) {
 	cluster.Restart()
 	// The pool's old connections are dead; the next use finds out and redials.
 	testenv.Eventually(t, 30*time.Second, "enqueue works again", func() bool {
-		return pool.Ping(ctx) == nil
+		return s.Pool.Ping(context.Background()) == nil
 	})
 	enqueue(t, s.Pool, s.Names, 100, 100, 10)
 	assertExactlyOnce(t, s, 200)

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -23,7 +22,7 @@ func BenchmarkRestore2000(b *testing.B) {
 		s := testenv.NewStack(b)
 		migrate(b, s)
 		seedPairedTenants(b, s, tenants)
-		before := memInUse()
+		before := testenv.MemInUse()
 		b.StartTimer()
 		start := time.Now()
 		w := startWorker(b, s, "w1", Config{LeaseTTL: 30 * time.Second})
@@ -32,7 +31,7 @@ func BenchmarkRestore2000(b *testing.B) {
 		})
 		elapsed := time.Since(start)
 		b.StopTimer()
-		perSession := float64(memInUse()-before) / tenants
+		perSession := float64(testenv.MemInUse()-before) / tenants
 		b.ReportMetric(elapsed.Seconds(), "restore-s")
 		b.ReportMetric(perSession/1024, "KiB/session")
 		w.stop()
@@ -53,12 +52,4 @@ func seedPairedTenants(b *testing.B, s *testenv.Stack, n int) {
 			b.Fatal(err)
 		}
 	}
-}
-
-func memInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
 }

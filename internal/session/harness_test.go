@@ -183,28 +183,17 @@ func pair(t testing.TB, s *testenv.Stack, nc *nats.Conn, tenant string) string {
 
 func state(t testing.TB, s *testenv.Stack, tenant string) string {
 	t.Helper()
-	var st string
-	if err := s.Pool.QueryRow(context.Background(), `SELECT state FROM wabus_tenant WHERE id = $1`, tenant).Scan(&st); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return testenv.State(t, s, tenant)
 }
 
 func waitState(t testing.TB, s *testenv.Stack, tenant, want string) {
 	t.Helper()
-	testenv.Eventually(t, 15*time.Second, tenant+" reaches "+want, func() bool { return state(t, s, tenant) == want })
+	testenv.WaitState(t, s, tenant, want)
 }
 
 func deviceOf(t testing.TB, s *testenv.Stack, tenant string) string {
 	t.Helper()
-	var jid *string
-	if err := s.Pool.QueryRow(context.Background(), `SELECT device_jid FROM wabus_tenant WHERE id = $1`, tenant).Scan(&jid); err != nil {
-		t.Fatal(err)
-	}
-	if jid == nil {
-		return ""
-	}
-	return *jid
+	return testenv.Device(t, s, tenant)
 }
 
 // connWatch follows the simulator's connection notices (harness.Observer)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session/sim"
@@ -228,16 +227,9 @@ func TestSimInboundBecomesAMessageEvent(t *testing.T) {
 
 func TestInboundWaitsForPostgresAndIsNotLost(t *testing.T) {
 	t.Parallel()
-	cluster := testenv.PrivatePostgres(t)
-	ns := testenv.NATS(t)
-	s := &testenv.Stack{DBURL: cluster.URL(), NATS: ns, Names: bus.NewNames(testenv.Prefix(t))}
-	s.Pool = testenv.Pool(t, s.DBURL)
-	s.JS = ns.JetStream(t)
-	if err := bus.Provision(t.Context(), s.JS, s.Names, bus.Config{}); err != nil {
-		t.Fatal(err)
-	}
+	s, cluster := testenv.NewPrivateStack(t)
 	migrate(t, s)
-	nc := ns.Conn(t)
+	nc := s.NATS.Conn(t)
 	createTenant(t, s, "acme")
 	startWorker(t, s, "w1", Config{LeaseTTL: 15 * time.Second})
 	pair(t, s, nc, "acme")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -31,12 +30,12 @@ func BenchmarkConformanceIdleSessionMemory(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		s, emu, devs := pairedEmuTenants(b, n)
-		before := memInUse()
+		before := testenv.MemInUse()
 		b.StartTimer()
 		w := startEmuWorker(b, s, emu, "w1", session.Config{LeaseTTL: 30 * time.Second})
 		waitAllConnected(b, w, emu, devs)
 		b.StopTimer()
-		b.ReportMetric(perSessionMiB(before, memInUse(), n), "MiB/session")
+		b.ReportMetric(perSessionMiB(before, testenv.MemInUse(), n), "MiB/session")
 		w.Stop()
 	}
 }
@@ -50,7 +49,7 @@ func BenchmarkConformanceRestore500(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		s, emu, devs := pairedEmuTenants(b, n)
-		before := memInUse()
+		before := testenv.MemInUse()
 		b.StartTimer()
 		start := time.Now()
 		w := startEmuWorker(b, s, emu, "w1", session.Config{LeaseTTL: 30 * time.Second})
@@ -58,7 +57,7 @@ func BenchmarkConformanceRestore500(b *testing.B) {
 		elapsed := time.Since(start)
 		b.StopTimer()
 		b.ReportMetric(elapsed.Seconds(), "restore-s")
-		b.ReportMetric(perSessionMiB(before, memInUse(), n), "MiB/session")
+		b.ReportMetric(perSessionMiB(before, testenv.MemInUse(), n), "MiB/session")
 		w.Stop()
 	}
 }
@@ -155,13 +154,4 @@ func envInt(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a positive integer", name, v)
 	}
 	return n
-}
-
-// memInUse is the heap and stacks in use after two collections.
-func memInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
 }

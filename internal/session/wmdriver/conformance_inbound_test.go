@@ -14,7 +14,6 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/wabus/wabus/internal/bus"
 	"github.com/wabus/wabus/internal/event"
 	"github.com/wabus/wabus/internal/session"
 	"github.com/wabus/wabus/internal/testing/testenv"
@@ -26,14 +25,7 @@ import (
 // test may stop and start.
 func privateEmuStack(t *testing.T) (*testenv.Stack, *testenv.Cluster, *waemu.Server) {
 	t.Helper()
-	cluster := testenv.PrivatePostgres(t)
-	ns := testenv.NATS(t)
-	s := &testenv.Stack{DBURL: cluster.URL(), NATS: ns, Names: bus.NewNames(testenv.Prefix(t))}
-	s.Pool = testenv.Pool(t, s.DBURL)
-	s.JS = ns.JetStream(t)
-	if err := bus.Provision(t.Context(), s.JS, s.Names, bus.Config{}); err != nil {
-		t.Fatal(err)
-	}
+	s, cluster := testenv.NewPrivateStack(t)
 	migrate(t, s)
 	return s, cluster, waemu.StartConfig(t, waemu.Config{})
 }

@@ -20,9 +20,8 @@ type Driver struct {
 	versions *versions
 	props    []byte // registration device props (props.go)
 
-	mu     sync.Mutex
-	quotes map[string]*quotes // by tenant: authors of recent messages
-	polls  map[string]*polls  // by tenant: options of recent polls
+	mu      sync.Mutex
+	tenants map[string]*memory // by tenant
 }
 
 var _ wa.Driver = (*Driver)(nil)
@@ -74,7 +73,8 @@ func (d *Driver) Open(tenant string, device wa.Device, h wa.Handler) (wa.Conn, e
 	c.m = mapper{ownJID: c.knownJID, download: client.DownloadToFile, now: time.Now, retryMedia: c.retryMedia,
 		decryptVote: client.DecryptPollVote}
 	c.ready = make(chan struct{})
-	c.m.lids, c.m.quotes, c.m.polls = deviceLIDs{dev}, d.quotesOf(tenant), d.pollsOf(tenant)
+	mem := d.memoryOf(tenant)
+	c.m.lids, c.m.quotes, c.m.polls = deviceLIDs{dev}, mem.quotes, mem.polls
 	c.history.run = c.syncHistory
 	if d.props != nil {
 		client.GetClientPayload = clientPayload(dev, d.props)
@@ -90,34 +90,27 @@ func (d *Driver) Open(tenant string, device wa.Device, h wa.Handler) (wa.Conn, e
 	return c, nil
 }
 
-// quotesOf returns tenant's quotes, kept across its connections.
-func (d *Driver) quotesOf(tenant string) *quotes {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.quotes == nil {
-		d.quotes = map[string]*quotes{}
-	}
-	q, ok := d.quotes[tenant]
-	if !ok {
-		q = newQuotes()
-		d.quotes[tenant] = q
-	}
-	return q
+// memory is what the driver remembers of a tenant across its
+// connections: the authors of recent messages and the options of recent
+// polls.
+type memory struct {
+	quotes *quotes
+	polls  *polls
 }
 
-// pollsOf returns tenant's polls, kept across its connections.
-func (d *Driver) pollsOf(tenant string) *polls {
+// memoryOf returns tenant's memory, made on first use.
+func (d *Driver) memoryOf(tenant string) *memory {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.polls == nil {
-		d.polls = map[string]*polls{}
+	if d.tenants == nil {
+		d.tenants = map[string]*memory{}
 	}
-	p, ok := d.polls[tenant]
+	m, ok := d.tenants[tenant]
 	if !ok {
-		p = newPolls()
-		d.polls[tenant] = p
+		m = &memory{quotes: newQuotes(), polls: newPolls()}
+		d.tenants[tenant] = m
 	}
-	return p
+	return m
 }
 
 // configureClient sets the client up for wabus (see the package doc).

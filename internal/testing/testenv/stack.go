@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"testing"
 	"time"
 
@@ -29,9 +30,22 @@ type Stack struct {
 // nats-server and provisions the streams and buckets.
 func NewStack(t testing.TB) *Stack {
 	t.Helper()
+	return newStack(t, PostgresDB(t))
+}
+
+// NewPrivateStack is NewStack on a private Postgres cluster of its own,
+// which the test may stop, start and restart.
+func NewPrivateStack(t testing.TB) (*Stack, *Cluster) {
+	t.Helper()
+	cluster := PrivatePostgres(t)
+	return newStack(t, cluster.URL()), cluster
+}
+
+func newStack(t testing.TB, dbURL string) *Stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s := &Stack{DBURL: PostgresDB(t), NATS: NATS(t), Names: bus.NewNames(Prefix(t))}
+	s := &Stack{DBURL: dbURL, NATS: NATS(t), Names: bus.NewNames(Prefix(t))}
 	s.Pool = Pool(t, s.DBURL)
 	if err := db.Migrate(ctx, s.Pool); err != nil {
 		t.Fatalf("testenv: migrate: %v", err)
@@ -41,6 +55,41 @@ func NewStack(t testing.TB) *Stack {
 		t.Fatalf("testenv: provision: %v", err)
 	}
 	return s
+}
+
+// State returns tenant's recorded session state.
+func State(t testing.TB, s *Stack, tenant string) string {
+	t.Helper()
+	var st string
+	if err := s.Pool.QueryRow(context.Background(), `SELECT state FROM wabus_tenant WHERE id = $1`, tenant).Scan(&st); err != nil {
+		t.Fatalf("testenv: state of %s: %v", tenant, err)
+	}
+	return st
+}
+
+// WaitState waits up to 20s until tenant's recorded state is want.
+func WaitState(t testing.TB, s *Stack, tenant, want string) {
+	t.Helper()
+	Eventually(t, 20*time.Second, tenant+" reaches "+want, func() bool { return State(t, s, tenant) == want })
+}
+
+// Device returns tenant's recorded device JID, "" when it has none.
+func Device(t testing.TB, s *Stack, tenant string) string {
+	t.Helper()
+	var jid string
+	if err := s.Pool.QueryRow(context.Background(), `SELECT coalesce(device_jid, '') FROM wabus_tenant WHERE id = $1`, tenant).Scan(&jid); err != nil {
+		t.Fatalf("testenv: device of %s: %v", tenant, err)
+	}
+	return jid
+}
+
+// MemInUse is the heap and stacks in use after two collections.
+func MemInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
 }
 
 // StreamMsgs returns how many messages a stream holds.

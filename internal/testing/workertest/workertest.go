@@ -150,13 +150,10 @@ func Pair(t testing.TB, s *testenv.Stack, nc *nats.Conn, id string) {
 	WaitState(t, s, id, "connected")
 }
 
-// WaitState waits until tenant's recorded state is want.
-func WaitState(t testing.TB, s *testenv.Stack, id, want string) {
+// WaitState waits until tenant's recorded state is want (testenv.WaitState).
+func WaitState(t testing.TB, s *testenv.Stack, tenant, want string) {
 	t.Helper()
-	testenv.Eventually(t, 20*time.Second, id+" reaches "+want, func() bool {
-		st, _, ok, err := tenant.LastState(context.Background(), s.Pool, id)
-		return err == nil && ok && st == want
-	})
+	testenv.WaitState(t, s, tenant, want)
 }
 
 // Deliveries collects the simulator's delivered notices of every tenant.
