@@ -24,6 +24,7 @@ const seedParallel = 16
 // the tenant table's error.
 func seedDevices(ctx context.Context, pool *pgxpool.Pool, tenants []string) error {
 	store := wmdriver.NewStore(pool, nil)
+	defer store.Close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jids := make([]string, len(tenants))

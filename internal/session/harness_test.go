@@ -177,22 +177,7 @@ func pair(t testing.TB, s *testenv.Stack, nc *nats.Conn, tenant string) string {
 	if rep := ask(t, nc, s.Names.Sim(tenant, "scan"), nil); rep.Error != "" {
 		t.Fatalf("scan: %+v", rep)
 	}
-	waitState(t, s, tenant, StateConnected)
-	return deviceOf(t, s, tenant)
-}
-
-func state(t testing.TB, s *testenv.Stack, tenant string) string {
-	t.Helper()
-	return testenv.State(t, s, tenant)
-}
-
-func waitState(t testing.TB, s *testenv.Stack, tenant, want string) {
-	t.Helper()
-	testenv.WaitState(t, s, tenant, want)
-}
-
-func deviceOf(t testing.TB, s *testenv.Stack, tenant string) string {
-	t.Helper()
+	testenv.WaitState(t, s, tenant, StateConnected)
 	return testenv.Device(t, s, tenant)
 }
 

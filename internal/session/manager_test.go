@@ -219,7 +219,7 @@ func TestLoggedOutTenantsJobsFailWithLoggedOut(t *testing.T) {
 	if rep := ask(t, nc, s.Names.Sim("acme", "logout"), nil); rep.Error != "" {
 		t.Fatalf("logout: %+v", rep)
 	}
-	waitState(t, s, "acme", StateLoggedOut)
+	testenv.WaitState(t, s, "acme", StateLoggedOut)
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE status = 'failed' AND code = $1`, event.CodeLoggedOut); n != 2 {
 		t.Fatalf("%d of 2 jobs failed with logged_out", n)
 	}

@@ -44,13 +44,13 @@ func TestPairedTenantIsRestoredAfterRestartWithoutRepairing(t *testing.T) {
 		t.Fatal("no device recorded after pairing")
 	}
 	w.stop()
-	if st := state(t, s, "acme"); st != StateDisconnected {
+	if st := testenv.State(t, s, "acme"); st != StateDisconnected {
 		t.Fatalf("state after a clean stop = %s, want disconnected", st)
 	}
 
 	startWorker(t, s, "w1", Config{})
-	waitState(t, s, "acme", StateConnected)
-	if got := deviceOf(t, s, "acme"); got != jid {
+	testenv.WaitState(t, s, "acme", StateConnected)
+	if got := testenv.Device(t, s, "acme"); got != jid {
 		t.Fatalf("device after restart = %s, want the paired %s (no re-pairing)", got, jid)
 	}
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device`); n != 1 {
@@ -80,11 +80,11 @@ func TestSimLogoutDeletesCredentialsAndStops(t *testing.T) {
 	if rep := ask(t, nc, s.Names.Sim("acme", "logout"), nil); rep.Error != "" {
 		t.Fatalf("logout: %+v", rep)
 	}
-	waitState(t, s, "acme", StateLoggedOut)
+	testenv.WaitState(t, s, "acme", StateLoggedOut)
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device WHERE jid = $1`, jid); n != 0 {
 		t.Fatal("device credentials still stored after logout")
 	}
-	if deviceOf(t, s, "acme") != "" {
+	if testenv.Device(t, s, "acme") != "" {
 		t.Fatal("tenant still points at a device")
 	}
 	testenv.Eventually(t, 5*time.Second, "session ended and lease released", func() bool {
@@ -120,7 +120,7 @@ func TestSimDisconnectReconnectsByItself(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "reconnected", func() bool {
 		return watch.connections("acme") == 2 && watch.liveOn("acme") == "w1"
 	})
-	waitState(t, s, "acme", StateConnected)
+	testenv.WaitState(t, s, "acme", StateConnected)
 	if n := testenv.QueryInt(t, s.Pool, `SELECT reconnects FROM wabus_tenant WHERE id = 'acme'`); n != 1 {
 		t.Fatalf("reconnects = %d, want 1", n)
 	}
@@ -183,7 +183,7 @@ func TestPairingTimesOutToUnpaired(t *testing.T) {
 	if codes != 2 || got[0].Code != first.QR {
 		t.Fatalf("pairing events %+v: want the two codes shown, the first as answered, then timeout", got)
 	}
-	waitState(t, s, "slow", StateUnpaired)
+	testenv.WaitState(t, s, "slow", StateUnpaired)
 	testenv.Eventually(t, 5*time.Second, "lease let go", func() bool { return w.M.Session("slow") == nil })
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device`); n != 0 {
 		t.Fatalf("%d devices stored after a pairing that timed out", n)
@@ -270,7 +270,7 @@ func TestHandlerPanicIsRecoveredAndCounted(t *testing.T) {
 	if n := testutil.ToFloat64(w.M.metrics.panics); n != 1 {
 		t.Fatalf("panics recovered = %v, want 1", n)
 	}
-	if st := state(t, s, "acme"); st != StateConnected {
+	if st := testenv.State(t, s, "acme"); st != StateConnected {
 		t.Fatalf("state after the panic = %s", st)
 	}
 }

@@ -220,21 +220,6 @@ func waitEmu(t testing.TB, what string, fn func(ctx context.Context) error) {
 	}
 }
 
-func state(t testing.TB, s *testenv.Stack, tenant string) string {
-	t.Helper()
-	return testenv.State(t, s, tenant)
-}
-
-func waitState(t testing.TB, s *testenv.Stack, tenant, want string) {
-	t.Helper()
-	testenv.WaitState(t, s, tenant, want)
-}
-
-func deviceOf(t testing.TB, s *testenv.Stack, tenant string) string {
-	t.Helper()
-	return testenv.Device(t, s, tenant)
-}
-
 // sessionEvents returns the session events of tenant on the bus, in order.
 func sessionEvents(t testing.TB, s *testenv.Stack, tenant string) []event.Session {
 	t.Helper()

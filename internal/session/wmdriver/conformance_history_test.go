@@ -122,7 +122,7 @@ func BenchmarkConformanceHistorySync(b *testing.B) {
 		high := peak()
 		allocs = heapAllocs() - allocs
 		testenv.Eventually(b, time.Minute, "history stored", func() bool { return historyStored(b, s, dev, blob) == "" })
-		if st := state(b, s, "acme"); st != vocab.StateConnected || !emu.Connected(dev) {
+		if st := testenv.State(b, s, "acme"); st != vocab.StateConnected || !emu.Connected(dev) {
 			b.Fatalf("after the history sync: state %s, connected to the emulator %v", st, emu.Connected(dev))
 		}
 		b.ReportMetric(float64(int64(high)-int64(base))/(1<<20), "peak-heap-MiB")

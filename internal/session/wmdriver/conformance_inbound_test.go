@@ -75,7 +75,7 @@ func TestConformanceInboundComesBackAfterPostgresOutage(t *testing.T) {
 	if n := emu.Logins(dev); n != 2 {
 		t.Fatalf("device logged in %d times, want 2", n)
 	}
-	waitState(t, s, "acme", vocab.StateConnected)
+	testenv.WaitState(t, s, "acme", vocab.StateConnected)
 }
 
 // documentMessage is a document message for an upload, declaring size.
@@ -222,5 +222,5 @@ func TestConformanceInboundMediaThatNeverDownloadsIsGivenUp(t *testing.T) {
 	if n := emu.Deliveries(id); n != session.MediaAttempts/session.InboundAttempts {
 		t.Fatalf("message delivered %d times, want %d", n, session.MediaAttempts/session.InboundAttempts)
 	}
-	waitState(t, s, "acme", vocab.StateConnected)
+	testenv.WaitState(t, s, "acme", vocab.StateConnected)
 }

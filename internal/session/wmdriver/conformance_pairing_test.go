@@ -34,7 +34,7 @@ func wantNoDevice(t testing.TB, s *testenv.Stack, emu *waemu.Server, tenant, pho
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device`); n != 0 {
 		t.Errorf("%d devices stored, want none", n)
 	}
-	if dev := deviceOf(t, s, tenant); dev != "" {
+	if dev := testenv.Device(t, s, tenant); dev != "" {
 		t.Errorf("device %q recorded for %s, want none", dev, tenant)
 	}
 	devs, err := emu.Devices(phone)
@@ -91,7 +91,7 @@ func TestConformancePairingFailsWhenTheDeviceCannotBeStored(t *testing.T) {
 			if err := scanAs(t, s, emu, "acme", phone); !errors.Is(err, waemu.ErrPairRejected) {
 				t.Fatalf("scan while the device cannot be stored: %v, want the pairing refused", err)
 			}
-			waitState(t, s, "acme", vocab.StateUnpaired)
+			testenv.WaitState(t, s, "acme", vocab.StateUnpaired)
 			wantNoDevice(t, s, emu, "acme", phone)
 		})
 	}
@@ -157,7 +157,7 @@ func TestConformanceDeviceLoggedOutWhenRecordingItFailsAfterPairing(t *testing.T
 	if err := scanAs(t, s, emu, "acme", phone); err != nil {
 		t.Fatalf("scan: %v", err)
 	}
-	waitState(t, s, "acme", vocab.StateUnpaired)
+	testenv.WaitState(t, s, "acme", vocab.StateUnpaired)
 	testenv.Eventually(t, emuWait, "the phone drops the device", func() bool {
 		devs, err := emu.Devices(phone)
 		return err == nil && len(devs) == 1

@@ -27,8 +27,8 @@ import (
 func TestConformancePairByQRAndRestoreAfterRestart(t *testing.T) {
 	t.Parallel()
 	s, emu, _, w, dev := pairedAcme(t)
-	if deviceOf(t, s, "acme") != dev.String() || dev.Device == 0 {
-		t.Fatalf("device_jid %q, want the companion device %s", deviceOf(t, s, "acme"), dev)
+	if testenv.Device(t, s, "acme") != dev.String() || dev.Device == 0 {
+		t.Fatalf("device_jid %q, want the companion device %s", testenv.Device(t, s, "acme"), dev)
 	}
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device WHERE jid = $1`, dev.String()); n != 1 {
 		t.Fatalf("%d whatsmeow devices stored for %s, want 1", n, dev)
@@ -38,7 +38,7 @@ func TestConformancePairByQRAndRestoreAfterRestart(t *testing.T) {
 	}
 
 	w.Stop()
-	if st := state(t, s, "acme"); st != vocab.StateDisconnected {
+	if st := testenv.State(t, s, "acme"); st != vocab.StateDisconnected {
 		t.Fatalf("state after a clean stop = %s, want disconnected", st)
 	}
 	testenv.Eventually(t, emuWait, "emulator sees the device go", func() bool { return !emu.Connected(dev) })
@@ -46,11 +46,11 @@ func TestConformancePairByQRAndRestoreAfterRestart(t *testing.T) {
 	// A new manager with a new driver and store: the device comes from Postgres.
 	startEmuWorker(t, s, emu, "w1", session.Config{})
 	waitEmu(t, "device logs in again", func(ctx context.Context) error { return emu.WaitConnected(ctx, dev) })
-	waitState(t, s, "acme", vocab.StateConnected)
+	testenv.WaitState(t, s, "acme", vocab.StateConnected)
 	if n := emu.Logins(dev); n != 2 {
 		t.Fatalf("device logged in %d times, want 2 (pairing, restore)", n)
 	}
-	if got := deviceOf(t, s, "acme"); got != dev.String() {
+	if got := testenv.Device(t, s, "acme"); got != dev.String() {
 		t.Fatalf("device after restart = %s, want the paired %s", got, dev)
 	}
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device`); n != 1 {
@@ -159,7 +159,7 @@ func TestConformanceInboundIsAcknowledgedOnlyOnceStored(t *testing.T) {
 		t.Fatalf("text message event %+v", m)
 	}
 	checkInboundDocument(t, s, evs[second][0], pdf)
-	waitState(t, s, "acme", vocab.StateConnected)
+	testenv.WaitState(t, s, "acme", vocab.StateConnected)
 }
 
 // checkInboundDocument checks a document's event and its stored bytes.
@@ -228,11 +228,11 @@ func TestConformanceLoggedOutWhileOffline(t *testing.T) {
 // the session ended with its lease, no reconnect attempted.
 func checkLoggedOut(t *testing.T, s *testenv.Stack, w *emuWorker, tenant, dev string) {
 	t.Helper()
-	waitState(t, s, tenant, vocab.StateLoggedOut)
+	testenv.WaitState(t, s, tenant, vocab.StateLoggedOut)
 	if n := testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM whatsmeow_device WHERE jid = $1`, dev); n != 0 {
 		t.Fatal("device credentials still stored after the logout")
 	}
-	if deviceOf(t, s, tenant) != "" {
+	if testenv.Device(t, s, tenant) != "" {
 		t.Fatal("tenant still points at a device")
 	}
 	testenv.Eventually(t, 10*time.Second, "session ended and lease released", func() bool {
@@ -265,7 +265,7 @@ func TestConformanceStreamReplacedBacksOffOnce(t *testing.T) {
 			return len(evs) > 0 && evs[len(evs)-1].State == vocab.StateConnected && hasReason(evs, replacedReason(i))
 		})
 	}
-	waitState(t, s, "acme", vocab.StateConnected)
+	testenv.WaitState(t, s, "acme", vocab.StateConnected)
 	if n := emu.Logins(dev); n != 1+replacements {
 		t.Fatalf("device logged in %d times, want %d: one per replacement, no ping-pong", n, 1+replacements)
 	}
@@ -301,7 +301,7 @@ func TestConformanceDroppedSocketReconnectsByItself(t *testing.T) {
 	}
 	testenv.Eventually(t, emuWait, "logged in again", func() bool { return emu.Logins(dev) == 2 && emu.Connected(dev) })
 	testenv.Eventually(t, emuWait, "connected again", func() bool {
-		return state(t, s, "acme") == vocab.StateConnected &&
+		return testenv.State(t, s, "acme") == vocab.StateConnected &&
 			testenv.QueryInt(t, s.Pool, `SELECT reconnects FROM wabus_tenant WHERE id = 'acme'`) == 1
 	})
 	if n := metricValue(t, w.Registry, "wabus_session_reconnects_total"); n != 1 {
