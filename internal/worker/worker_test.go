@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/wabus/wabus/internal/config"
 	"github.com/wabus/wabus/internal/ctl"
 	"github.com/wabus/wabus/internal/session/sim"
 	"github.com/wabus/wabus/internal/session/wa"
@@ -105,4 +106,37 @@ func (c askingConn) Disconnect() {
 		c.d.once.Do(c.d.ask)
 	}
 	c.Conn.Disconnect()
+}
+
+// A worker provisions the streams at WA_STREAM_REPLICAS: on a three-node
+// cluster with 3, each stream it opens has three replicas.
+func TestOpenProvisionsAtTheConfiguredReplicas(t *testing.T) {
+	t.Parallel()
+	cluster := testenv.NATSCluster(t)
+	cfg, err := config.Load(func(string) (string, bool) { return "", false }, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DatabaseURL, cfg.NATSURL, cfg.SubjectPrefix = testenv.PostgresDB(t), cluster.URL(), testenv.Prefix(t)
+	cfg.StreamReplicas = 3
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	deps, closeDeps, err := worker.Open(ctx, cfg, workertest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDeps()
+	for _, name := range []string{deps.Names.SendStream(), deps.Names.EventsStream(), deps.Names.DLQStream()} {
+		st, err := deps.JS.Stream(ctx, name)
+		if err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		if info.Config.Replicas != 3 {
+			t.Errorf("stream %s has %d replicas, want WA_STREAM_REPLICAS=3", name, info.Config.Replicas)
+		}
+	}
 }
