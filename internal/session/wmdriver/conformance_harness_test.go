@@ -230,11 +230,7 @@ func sessionEvents(t testing.TB, s *testenv.Stack, tenant string) []event.Sessio
 // message id.
 func messageEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Message {
 	t.Helper()
-	out := map[string][]event.Message{}
-	for _, m := range testenv.Events[event.Message](t, s, tenant, vocab.EventMessage) {
-		out[m.MessageID] = append(out[m.MessageID], m)
-	}
-	return out
+	return testenv.EventsBy(t, s, tenant, vocab.EventMessage, func(d event.Message) string { return d.MessageID })
 }
 
 func hasState(evs []event.Session, state string) bool {

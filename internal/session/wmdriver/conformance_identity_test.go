@@ -17,11 +17,7 @@ import (
 // failedEvents returns the failed events of tenant, by job id.
 func failedEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Failed {
 	t.Helper()
-	out := map[string][]event.Failed{}
-	for _, f := range testenv.Events[event.Failed](t, s, tenant, vocab.EventFailed) {
-		out[f.JobID] = append(out[f.JobID], f)
-	}
-	return out
+	return testenv.EventsBy(t, s, tenant, vocab.EventFailed, func(d event.Failed) string { return d.JobID })
 }
 
 // WhatsApp's 463 fails the job at once as restricted (one attempt, a dead

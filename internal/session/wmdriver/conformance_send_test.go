@@ -35,11 +35,13 @@ func publishJob(t testing.TB, s *testenv.Stack, tenant string, body map[string]a
 // sentEvents returns the sent events of tenant on the bus, by job id.
 func sentEvents(t testing.TB, s *testenv.Stack, tenant string) map[string][]event.Sent {
 	t.Helper()
-	out := map[string][]event.Sent{}
-	for _, d := range testenv.Events[event.Sent](t, s, tenant, vocab.EventSent) {
-		out[d.JobID] = append(out[d.JobID], d)
+	for _, ev := range testenv.Envelopes(t, s, tenant, vocab.EventSent) {
+		var d event.Sent
+		if err := json.Unmarshal(ev.Data, &d); err != nil || ev.Subject != d.JobID {
+			t.Fatalf("sent event %+v: subject is not its job id", ev)
+		}
 	}
-	return out
+	return testenv.EventsBy(t, s, tenant, vocab.EventSent, func(d event.Sent) string { return d.JobID })
 }
 
 func TestConformanceSendTextAndDocumentThroughTheSendStream(t *testing.T) {

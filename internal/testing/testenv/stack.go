@@ -158,23 +158,48 @@ func SubjectMsgs(t testing.TB, js jetstream.JetStream, stream, filter string) ui
 	return n
 }
 
+// EventsBy is Events grouped by key (a message id, a job id), each group
+// in order.
+func EventsBy[T any](t testing.TB, s *Stack, tenant string, kind vocab.EventKind, key func(T) string) map[string][]T {
+	t.Helper()
+	out := map[string][]T{}
+	for _, d := range Events[T](t, s, tenant, kind) {
+		out[key(d)] = append(out[key(d)], d)
+	}
+	return out
+}
+
 // Events returns the data of tenant's events of kind on the stack's events
-// stream, in order. It fails the test on an event that does not decode or
-// whose envelope is not kind's: its type, its source wa/<tenant>, spec
-// version 1.0, and the event id as the message's deduplication id.
+// stream, in order (see Envelopes for what it checks).
 func Events[T any](t testing.TB, s *Stack, tenant string, kind vocab.EventKind) []T {
 	t.Helper()
 	var out []T
+	for _, ev := range Envelopes(t, s, tenant, kind) {
+		var d T
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			t.Fatalf("bad %s event data %s: %v", kind.Token, ev.Data, err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// Envelopes returns tenant's events of kind on the stack's events stream,
+// in order. It fails the test on an event that does not decode or whose
+// envelope is not kind's: its type, its source wa/<tenant>, spec version
+// 1.0, and the event id as the message's deduplication id.
+func Envelopes(t testing.TB, s *Stack, tenant string, kind vocab.EventKind) []event.Event {
+	t.Helper()
+	var out []event.Event
 	for _, m := range ReadStream(t, s.JS, s.Names.EventsStream(), s.Names.Event(tenant, kind)) {
 		var ev event.Event
-		var d T
-		if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &d) != nil {
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
 			t.Fatalf("bad %s event %s", kind.Token, m.Data())
 		}
 		if ev.Type != kind.Type || ev.Source != "wa/"+tenant || ev.SpecVersion != "1.0" || m.Headers().Get(jetstream.MsgIDHeader) != ev.ID {
 			t.Fatalf("%s event envelope %+v, id header %q", kind.Token, ev, m.Headers().Get(jetstream.MsgIDHeader))
 		}
-		out = append(out, d)
+		out = append(out, ev)
 	}
 	return out
 }
