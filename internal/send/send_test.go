@@ -246,6 +246,10 @@ func TestTransientFailuresRetryInOrder(t *testing.T) {
 			t.Fatalf("delivery %d is %s, want %s (order broken by the retry)", i, d.JobID, want)
 		}
 	}
+	// the delivery notice comes before the outcome is committed
+	testenv.Eventually(t, 10*time.Second, "job-00's outcome recorded", func() bool {
+		return testenv.QueryInt(t, s.Pool, `SELECT count(*) FROM wabus_job WHERE tenant = 'flaky' AND job_id = 'job-00' AND status = 'sent'`) == 1
+	})
 	if got := testenv.QueryInt(t, s.Pool, `SELECT attempts FROM wabus_job WHERE tenant = 'flaky' AND job_id = 'job-00'`); got != 3 {
 		t.Fatalf("job-00 took %d attempts, want 3 (two injected failures)", got)
 	}
