@@ -52,6 +52,8 @@ func (k *Keeper) rebalance(ctx context.Context) error {
 	}
 	target := int(math.Ceil(float64(tenants) / float64(max(workers, 1))))
 	held := k.Count()
+	k.log.DebugContext(ctx, "rebalance", slog.Int("workers", workers), slog.Int("tenants", tenants),
+		slog.Int("target", target), slog.Int("held", held))
 	switch {
 	case held < target:
 		return k.acquireOrphans(ctx, target-held)
